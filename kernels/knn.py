@@ -140,8 +140,9 @@ def _row_topk(X, sqnorms, gram_row, i, k, slack, keys, idx, out_idx_row, out_sqd
     cand_d = np.empty(n_cand, np.float64)
     for c in range(n_cand):
         cand_d[c] = squared_distance(X, i, cand_j[c])
-    best_j = np.empty(k, np.int64)
-    best_d = np.empty(k, np.float64)
+    # sentinels, so a row with fewer than k candidates is caught by the caller, never left as allocated
+    best_j = np.full(k, -1, np.int64)
+    best_d = np.full(k, np.nan)
     _select_k_smallest(cand_d, cand_j, n_cand, k, best_j, best_d)
     for t in range(k):
         out_idx_row[t] = best_j[t]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ricci_fast._validation import check_choice, check_graph
+from ricci_fast._validation import check_choice, check_edge_values, check_graph
 from ricci_fast.geodesics import geodesic_sums
 from ricci_fast.graph import Graph, knn_graph
 from ricci_fast.kernels import csr as _csr
@@ -72,12 +72,12 @@ def edge_triangles(graph: Graph) -> np.ndarray:
 
 def node_curvature(graph: Graph, edge_values: np.ndarray) -> np.ndarray:
     """Scalar curvature S(x): the mean of the curvatures of the edges at x (NaN for an isolated node)."""
-    return _csr.row_means(graph.indptr, np.ascontiguousarray(edge_values, dtype=np.float64))
+    return _csr.row_means(graph.indptr, check_edge_values(graph, edge_values))
 
 
 def total_curvature(graph: Graph, edge_values: np.ndarray) -> float:
     """Sum of edge curvatures over undirected edges, each edge once."""
-    return float(_csr.upper_triangle_sum(graph.indptr, graph.indices, np.ascontiguousarray(edge_values, np.float64)))
+    return float(_csr.upper_triangle_sum(graph.indptr, graph.indices, check_edge_values(graph, edge_values)))
 
 
 @dataclass(eq=False)

@@ -18,10 +18,12 @@ from ricci_fast._validation import (
     as_activation_array,
     as_activation_tensor,
     check_choice,
+    check_integer,
     check_k,
     is_device_tensor,
 )
 from ricci_fast.kernels import csr as _csr
+from ricci_fast.kernels import graph_checks as _checks
 from ricci_fast.kernels import knn as _knn
 
 METRICS = ("euclidean", "sqeuclidean", "cosine")
@@ -39,6 +41,104 @@ APPROXIMATE_ABOVE = 200_000
 BRUTE_BLOCK_BYTES = 4 * 2**20
 
 
+_INDEX_LIMIT = 2**31 - 1  # indices are int32
+
+
+def _row_of(indptr: np.ndarray, position: int) -> int:
+    return int(np.searchsorted(indptr, position, side="right")) - 1
+
+
+def _as_index_array(value, name: str, dtype) -> np.ndarray:
+    """A fresh, C-contiguous 1-D integer copy of value (the caller's array is never shared)."""
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # ragged lists
+        raise TypeError(f"{name}: could not convert {type(value).__name__} to an integer array: {exc}") from None
+    if array.dtype.kind == "b":
+        raise TypeError(f"{name}: expected integers, got a boolean array; pass node ids / offsets as integers.")
+    if array.dtype.kind == "f":
+        finite = np.isfinite(array)
+        bad = np.flatnonzero(~finite | (np.floor(np.where(finite, array, 0)) != np.where(finite, array, 0)))
+        if bad.size:
+            raise TypeError(
+                f"{name}: expected integers, got {array.dtype} with non-integral value "
+                f"{float(array.ravel()[bad[0]])!r} at position {bad[0]}."
+            )
+        if array.size and np.abs(array).max() > 2.0**62:
+            raise ValueError(f"{name}: values up to {np.abs(array).max():g} are far out of range.")
+    elif array.dtype.kind not in "iu":
+        raise TypeError(f"{name}: expected an integer array, got dtype {array.dtype}.")
+    if array.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array, got shape {array.shape}.")
+    if array.dtype.kind == "u" and array.size and array.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{name}: value {array.max()} is out of range.")
+    if array.dtype.kind in "iu" and dtype == np.int32 and array.size:
+        # range-check before the cast to int32 so a large id cannot wrap around
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high > _INDEX_LIMIT:
+            return np.array(array, dtype=np.int64)  # reported with its position by the caller
+    return np.array(array, dtype=dtype, order="C", copy=True)
+
+
+def _checked_structure(indptr, indices) -> tuple[np.ndarray, np.ndarray]:
+    """Validated, read-only copies of a CSR structure (docs/definitions.md section 1): indptr int64 of
+    length N + 1 from 0 to len(indices), non-decreasing; indices int32 in [0, N), each row strictly
+    increasing, no self-loops, symmetric.  O(nnz log degree)."""
+    indptr = _as_index_array(indptr, "indptr", np.int64)
+    indices = _as_index_array(indices, "indices", np.int32)
+    if indptr.shape[0] < 2:
+        raise ValueError(
+            f"indptr: a graph needs at least one node, so indptr needs length N + 1 >= 2; got length "
+            f"{indptr.shape[0]}."
+        )
+    n = indptr.shape[0] - 1
+    if n > _INDEX_LIMIT:
+        raise ValueError(f"indptr: {n} nodes is more than int32 node ids allow ({_INDEX_LIMIT}).")
+    if indptr[0] != 0:
+        raise ValueError(f"indptr: must start at 0, got indptr[0] = {indptr[0]}.")
+    steps = np.diff(indptr)
+    if steps.size and steps.min() < 0:
+        row = int(np.argmax(steps < 0))
+        raise ValueError(
+            f"indptr: must be non-decreasing, but row {row} ends before it starts "
+            f"(indptr[{row}] = {indptr[row]} > indptr[{row + 1}] = {indptr[row + 1]})."
+        )
+    if indptr[-1] != indices.shape[0]:
+        raise ValueError(
+            f"indptr: must end at len(indices) = {indices.shape[0]}, got indptr[-1] = {indptr[-1]}."
+        )
+    if indices.size:
+        low, high = int(indices.min()), int(indices.max())
+        if low < 0 or high >= n:
+            bad = int(np.argmax((indices < 0) | (indices >= n)))
+            raise ValueError(
+                f"indices: node id {int(indices[bad])} at entry {bad} (row {_row_of(indptr, bad)}) is out of "
+                f"range; ids must lie in [0, N) = [0, {n})."
+            )
+    code, row, pos = _checks.check_csr(indptr, indices)
+    if code != _checks.OK:
+        row, pos = int(row), int(pos)
+        j = int(indices[pos])
+        what = {
+            _checks.SELF_LOOP: f"a self-loop {row}-{row} at entry {pos}; self-loops are not allowed",
+            _checks.DUPLICATE: f"neighbour {j} twice (entry {pos}); each neighbour is listed once",
+            _checks.UNSORTED: f"neighbour {j} at entry {pos} after {int(indices[pos - 1])}; rows must be sorted "
+                              f"increasingly (Graph.from_edges or Graph.from_scipy sort them)",
+            _checks.ASYMMETRIC: f"neighbour {j} at entry {pos}, but row {j} does not list {row}; the graph must be "
+                                f"undirected (symmetric)",
+        }[code]
+        raise ValueError(f"indices: row {row} has {what}.")
+    indptr.setflags(write=False)
+    indices.setflags(write=False)
+    return indptr, indices
+
+
+def _read_only(array):
+    if isinstance(array, np.ndarray):
+        array.setflags(write=False)
+    return array
+
+
 @dataclass(eq=False)
 class Graph:
     """An undirected, unweighted graph in CSR form: row i lists i's neighbours, sorted, without i.
@@ -46,6 +146,11 @@ class Graph:
     Attributes: indptr (int64, N + 1), indices (int32).  Graphs built by `knn_graph` also keep the
     directed k-NN table they came from (knn_indices, knn_distances: (N, k), nearest first) and how
     they were built (k, metric, symmetrize, method, recall for approximate search).
+
+    `Graph(indptr, indices)` checks the structure once (O(nnz); see `_checked_structure`) and raises a
+    ValueError or TypeError naming what is wrong and where.  The arrays are stored as read-only copies,
+    so in-place edits raise; assigning new ones (graph.indices = ...) checks them again.  Kernels may
+    therefore index with them without bounds checks.
     """
 
     indptr: np.ndarray
@@ -58,9 +163,77 @@ class Graph:
     knn_distances: np.ndarray | None = field(default=None, repr=False)
     recall: float | None = None
 
+    #: Fields whose arrays the kernels index with: checked together, stored read-only, re-checked when
+    #: assigned.  (Edge weights, aligned with indices, belong here too.)
+    _STRUCTURE = ("indptr", "indices")
+    #: Cached values derived from the structure, dropped when it changes.
+    _DERIVED = ("degrees", "_components", "bfs_order")
+
     def __post_init__(self):
-        self.indptr = np.ascontiguousarray(self.indptr, dtype=np.int64)
-        self.indices = np.ascontiguousarray(self.indices, dtype=np.int32)
+        if self.__dict__.pop("_trusted", False):
+            # a constructor that built the arrays itself and guarantees the structure
+            for name in self._STRUCTURE:
+                _read_only(getattr(self, name))
+        else:
+            for name, array in self._validate_fields({f: getattr(self, f) for f in self._STRUCTURE}).items():
+                object.__setattr__(self, name, array)
+        _read_only(self.knn_indices)
+        _read_only(self.knn_distances)
+        self._mark_checked()
+
+    @classmethod
+    def _trusted(cls, indptr, indices, **fields) -> "Graph":
+        """A Graph without the structural check, for internal constructors whose arrays are valid by
+        construction (fresh int64 indptr and int32 indices, rows sorted, symmetric, no self-loops)."""
+        graph = cls.__new__(cls)
+        object.__setattr__(graph, "_trusted", True)
+        graph.__init__(indptr, indices, **fields)
+        return graph
+
+    def _validate_fields(self, fields: dict) -> dict:
+        """Checked, read-only arrays for the structural fields (raises ValueError/TypeError)."""
+        indptr, indices = _checked_structure(fields["indptr"], fields["indices"])
+        return {**fields, "indptr": indptr, "indices": indices}
+
+    def _mark_checked(self):
+        object.__setattr__(self, "_checked", tuple(id(getattr(self, f)) for f in self._STRUCTURE))
+
+    def _ensure_valid(self) -> "Graph":
+        """Re-check the structure if its arrays were replaced behind __setattr__'s back or made writable
+        again (pickling, object.__setattr__, setflags); O(1) otherwise.  check_graph calls this."""
+        arrays = [getattr(self, f) for f in self._STRUCTURE]
+        same = self.__dict__.get("_checked") == tuple(id(a) for a in arrays)
+        if same and all(not isinstance(a, np.ndarray) or not a.flags.writeable for a in arrays):
+            return self
+        for name, array in self._validate_fields({f: getattr(self, f) for f in self._STRUCTURE}).items():
+            object.__setattr__(self, name, array)
+        self._forget_derived()
+        self._mark_checked()
+        return self
+
+    def _forget_derived(self):
+        for name in self._DERIVED:
+            self.__dict__.pop(name, None)
+
+    def __setattr__(self, name, value):
+        if name in self._STRUCTURE and "_checked" in self.__dict__:
+            fields = {f: getattr(self, f) for f in self._STRUCTURE}
+            fields[name] = value
+            try:
+                checked = self._validate_fields(fields)
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(
+                    f"Graph.{name}: the new value does not fit the graph: {exc} To change the structure, "
+                    f"build a new Graph(indptr, indices)."
+                ) from None
+            for field_name, array in checked.items():
+                object.__setattr__(self, field_name, array)
+            self._forget_derived()
+            self._mark_checked()
+            return
+        if name in ("knn_indices", "knn_distances"):
+            value = _read_only(value)
+        object.__setattr__(self, name, value)
 
     @property
     def n_nodes(self) -> int:
@@ -73,12 +246,12 @@ class Graph:
 
     @cached_property
     def degrees(self) -> np.ndarray:
-        return np.diff(self.indptr)
+        return _read_only(np.diff(self.indptr))
 
     @cached_property
     def _components(self) -> tuple[int, np.ndarray]:
         n, labels = connected_components(self.to_scipy(), directed=False)
-        return int(n), labels.astype(np.int32)
+        return int(n), _read_only(labels.astype(np.int32))
 
     @property
     def n_components(self) -> int:
@@ -92,12 +265,13 @@ class Graph:
     def bfs_order(self) -> np.ndarray:
         """Reverse Cuthill-McKee order: neighbouring nodes get nearby ids, which keeps the sources of a
         bit-parallel BFS batch close together."""
-        return reverse_cuthill_mckee(self.to_scipy(), symmetric_mode=True).astype(np.int64)
+        return _read_only(reverse_cuthill_mckee(self.to_scipy(), symmetric_mode=True).astype(np.int64))
 
     def to_scipy(self) -> sp.csr_matrix:
         """The symmetric 0/1 adjacency matrix as scipy.sparse CSR (int8 data)."""
         data = np.ones(self.indices.shape[0], dtype=np.int8)
-        return sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n_nodes, self.n_nodes))
+        # copies: the graph's arrays are read-only, and edits to the matrix must not reach the graph
+        return sp.csr_matrix((data, self.indices.copy(), self.indptr.copy()), shape=(self.n_nodes, self.n_nodes))
 
     def edges(self) -> np.ndarray:
         """(n_edges, 2) int array of undirected edges i < j, in CSR order."""
@@ -111,9 +285,35 @@ class Graph:
 
         The matrix must be symmetric and have an empty diagonal; weights are ignored.
         """
-        matrix = sp.csr_matrix(matrix)
+        if isinstance(matrix, (str, bytes)) or matrix is None:
+            raise TypeError(f"matrix: expected a scipy.sparse matrix or a 2-D array, got {type(matrix).__name__}.")
+        if sp.issparse(matrix):
+            try:
+                # scipy's own constructors do not look inside indptr/indices; a broken one must not reach C code
+                if matrix.format in ("csr", "csc", "bsr"):
+                    matrix.check_format(full_check=True)
+            except ValueError as exc:
+                raise ValueError(f"matrix: invalid sparse structure: {exc}") from None
+            kind = matrix.dtype.kind
+        else:
+            try:
+                dense = np.asarray(matrix)
+            except Exception as exc:
+                raise TypeError(f"matrix: could not convert {type(matrix).__name__} to an array: {exc}") from None
+            if dense.ndim != 2:
+                raise ValueError(f"matrix: an adjacency matrix must be 2-D, got shape {dense.shape}.")
+            kind = dense.dtype.kind
+            matrix = dense
+        if kind not in "biuf":
+            raise TypeError(f"matrix: expected a real or boolean adjacency matrix, got dtype {matrix.dtype}.")
         if matrix.shape[0] != matrix.shape[1]:
             raise ValueError(f"matrix: an adjacency matrix must be square, got shape {matrix.shape}.")
+        if matrix.shape[0] == 0:
+            raise ValueError("matrix: a graph needs at least one node, got a 0 x 0 matrix.")
+        matrix = sp.csr_matrix(matrix)
+        if kind == "f" and not np.isfinite(matrix.data).all():
+            raise ValueError("matrix: NaN or infinite entries; an adjacency matrix has finite values.")
+        matrix.sum_duplicates()
         matrix.eliminate_zeros()
         pattern = (matrix != 0).astype(np.int8)
         if pattern.diagonal().any():
@@ -126,16 +326,27 @@ class Graph:
     @classmethod
     def from_edges(cls, edges, n_nodes: int) -> "Graph":
         """A Graph from an (E, 2) array of undirected edges (duplicates and both orders allowed)."""
-        edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+        n_nodes = check_integer(n_nodes, "n_nodes", minimum=1, maximum=_INDEX_LIMIT)
+        try:
+            array = np.asarray(edges)
+        except Exception as exc:  # ragged lists
+            raise TypeError(f"edges: could not convert {type(edges).__name__} to an (E, 2) array: {exc}") from None
+        if array.size and (array.ndim != 2 or array.shape[1] != 2):
+            raise ValueError(f"edges: expected pairs of node ids, shape (E, 2), got shape {array.shape}.")
+        edges = _as_index_array(array.ravel(), "edges", np.int64).reshape(-1, 2)
         if edges.size and (edges.min() < 0 or edges.max() >= n_nodes):
-            raise ValueError(f"edges: node ids must lie in [0, {n_nodes - 1}].")
+            bad = int(np.argmax(((edges < 0) | (edges >= n_nodes)).any(axis=1)))
+            raise ValueError(f"edges: node ids must lie in [0, {n_nodes - 1}]; edge {bad} is {edges[bad].tolist()}.")
         if np.any(edges[:, 0] == edges[:, 1]):
-            raise ValueError("edges: self-loops are not allowed.")
+            bad = int(np.argmax(edges[:, 0] == edges[:, 1]))
+            raise ValueError(f"edges: self-loops are not allowed; edge {bad} is {edges[bad].tolist()}.")
         rows = np.concatenate([edges[:, 0], edges[:, 1]])
         cols = np.concatenate([edges[:, 1], edges[:, 0]])
         matrix = sp.csr_matrix((np.ones(rows.size, np.int8), (rows, cols)), shape=(n_nodes, n_nodes))
+        matrix.sum_duplicates()
         matrix.data[:] = 1
-        return cls.from_scipy(matrix)
+        matrix.sort_indices()
+        return cls._trusted(np.ascontiguousarray(matrix.indptr, np.int64), np.ascontiguousarray(matrix.indices, np.int32))
 
     def __repr__(self) -> str:
         built = f", k={self.k}, metric={self.metric!r}, symmetrize={self.symmetrize!r}" if self.k else ""
@@ -176,21 +387,25 @@ def knn_graph(
     check_choice(metric, "metric", METRICS)
     check_choice(symmetrize, "symmetrize", SYMMETRIZE)
     check_choice(method, "method", METHODS)
+    if check_recall is not None and not isinstance(check_recall, (bool, np.bool_)):
+        check_recall = check_integer(check_recall, "check_recall", minimum=1)
+    if random_state is not None:
+        random_state = check_integer(random_state, "random_state", minimum=0)
     if backend == "torch" or (backend == "auto" and is_device_tensor(X)):
         if method not in ("auto", "exact", "brute"):
             raise ValueError(f"method={method!r} runs on the CPU; use backend='numpy' or method='exact'.")
         from ricci_fast._torch_knn import torch_knn
 
-        tensor = as_activation_tensor(X)
+        tensor = as_activation_tensor(X, name="X")
         k = check_k(k, tensor.shape[0])
-        knn_idx, knn_sq = torch_knn(tensor, k, metric)
-        return _finish_graph(knn_idx, knn_sq, k, metric, symmetrize, f"exact ({tensor.device.type})", None)
-    X = as_activation_array(X)
+        knn_idx, knn_sq, exponent = torch_knn(tensor, k, metric)
+        return _finish_graph(knn_idx, knn_sq, exponent, k, metric, symmetrize, f"exact ({tensor.device.type})", None)
+    X = as_activation_array(X, name="X")
     n_points = X.shape[0]
     k = check_k(k, n_points)
     if check_recall is not None and method not in ("approximate", "auto"):
         warnings.warn("check_recall only applies to method='approximate'; exact search has recall 1.", stacklevel=2)
-    Xd = _prepare_points(X, metric)
+    Xd, exponent = _prepare_points(X, metric)
     if method == "auto" and Xd.shape[1] > KDTREE_MAX_DIMS and n_points > APPROXIMATE_ABOVE:
         try:
             import pynndescent  # noqa: F401
@@ -221,34 +436,78 @@ def knn_graph(
         if check_recall:
             sample = 1000 if check_recall is True else int(check_recall)
             recall = _recall(Xd, knn_idx, k, sample, random_state)
-    return _finish_graph(knn_idx, knn_sq, k, metric, symmetrize, method, recall)
+    return _finish_graph(knn_idx, knn_sq, exponent, k, metric, symmetrize, method, recall)
 
 
-def _finish_graph(knn_idx, knn_sq, k, metric, symmetrize, method, recall) -> Graph:
+def _check_table(knn_idx: np.ndarray, knn_sq: np.ndarray, k: int) -> None:
+    """Every slot of the (N, k) table filled: a neighbour id in range, not the point itself, not repeated,
+    with a finite distance.  The symmetrisation kernel indexes with these ids, so an unfilled slot must
+    stop here, never reach it."""
+    n = knn_idx.shape[0]
+    if knn_idx.shape != (n, k) or knn_sq.shape != (n, k):
+        raise RuntimeError(f"k-NN search returned tables of shape {knn_idx.shape} / {knn_sq.shape}, not ({n}, {k}).")
+    rows = np.arange(n)[:, None]
+    bad = (knn_idx < 0) | (knn_idx >= n) | (knn_idx == rows) | ~np.isfinite(knn_sq)
+    if k > 1:
+        ordered = np.sort(knn_idx, axis=1)
+        bad[:, 1:] |= ordered[:, 1:] == ordered[:, :-1]
+    if bad.any():
+        row = int(np.argmax(bad.any(axis=1)))
+        raise RuntimeError(
+            f"k-NN search left {int(bad.sum())} of {bad.size} neighbour slots unfilled or invalid (first in row "
+            f"{row}); this is a bug in ricci_fast, please report it with the input's shape and dtype."
+        )
+
+
+def _finish_graph(knn_idx, knn_sq, exponent, k, metric, symmetrize, method, recall) -> Graph:
+    """The Graph of a checked (N, k) table; knn_sq are squared distances of the points scaled by
+    2^-exponent (see _prepare_points), reported in the caller's units."""
+    _check_table(knn_idx, knn_sq, k)
     indptr, indices = _csr.symmetrize_knn(knn_idx, symmetrize == "mutual")
-    distances = np.sqrt(knn_sq)
     if metric == "cosine":
         distances = knn_sq / 2.0  # |a - b|^2 = 2 - 2 cos for unit vectors
     elif metric == "sqeuclidean":
-        distances = knn_sq
-    return Graph(
+        with np.errstate(over="ignore"):  # a squared distance past 1.8e308 is inf in the caller's units
+            distances = np.ldexp(knn_sq, 2 * exponent)
+    else:
+        distances = np.ldexp(np.sqrt(knn_sq), exponent)
+    # symmetrize_knn guarantees the structure (sorted rows, no self-loops, symmetric) from a checked table
+    return Graph._trusted(
         indptr, indices, k=k, metric=metric, symmetrize=symmetrize, method=method,
         knn_indices=knn_idx, knn_distances=distances, recall=recall,
     )
 
 
-def _prepare_points(X: np.ndarray, metric: str) -> np.ndarray:
+def _power_of_two_exponent(max_abs: float) -> int:
+    """e with max_abs = m 2^e, 0.5 <= m < 1 (0 for 0): dividing by 2^e is exact in binary floating point
+    (short of subnormal results) and keeps every comparison of distances."""
+    if not max_abs > 0:
+        return 0
+    return int(np.frexp(max_abs)[1])
+
+
+def _prepare_points(X: np.ndarray, metric: str) -> tuple[np.ndarray, int]:
+    """The float64 points the search runs on, and the exponent e they were scaled by (points / 2^e).
+
+    Distances are scale-covariant, so the search works on X / 2^e with the largest magnitude in
+    [0.5, 1): the same graph at every scale, without float32 overflow in the GEMM (|x| above ~1e19),
+    underflow (below ~1e-30), or float64 overflow of squared distances (above ~1e154).  For cosine
+    each row is scaled by its own power of two before it is normalised (cosine ignores row lengths)."""
     Xd = np.ascontiguousarray(X, dtype=np.float64)
     if metric == "cosine":
-        norms = np.linalg.norm(Xd, axis=1)
-        zero = np.flatnonzero(norms == 0)
+        row_max = np.abs(Xd).max(axis=1)
+        zero = np.flatnonzero(row_max == 0)
         if zero.size:
             raise ValueError(
                 f"X: metric='cosine' is undefined for all-zero rows ({zero.size} such rows, first at index "
                 f"{zero[0]}); drop them or use metric='euclidean'."
             )
-        Xd = np.ascontiguousarray(Xd / norms[:, None])
-    return Xd
+        Xd = np.ldexp(Xd, -np.frexp(row_max)[1][:, None])
+        return np.ascontiguousarray(Xd / np.linalg.norm(Xd, axis=1)[:, None]), 0
+    exponent = _power_of_two_exponent(float(np.abs(Xd).max()))
+    if exponent:
+        Xd = np.ldexp(Xd, -exponent)  # a new array: the caller's X is never changed
+    return Xd, exponent
 
 
 def _brute_knn(Xd: np.ndarray, k: int, gemm_dtype=np.float32):
@@ -258,8 +517,9 @@ def _brute_knn(Xd: np.ndarray, k: int, gemm_dtype=np.float32):
     centred = (Xd - Xd.mean(axis=0)).astype(gemm_dtype)
     sqnorms = np.einsum("ij,ij->i", centred, centred, dtype=np.float64)
     unit_roundoff = float(np.finfo(gemm_dtype).eps) / 2
-    out_idx = np.empty((n_points, k), np.int32)
-    out_sq = np.empty((n_points, k), np.float64)
+    # sentinels: a slot the kernel did not fill is caught by _check_table
+    out_idx = np.full((n_points, k), -1, np.int32)
+    out_sq = np.full((n_points, k), np.nan)
     block = int(min(n_points, max(32, BRUTE_BLOCK_BYTES // (np.dtype(gemm_dtype).itemsize * n_points))))
     starts = list(range(0, n_points, block))
     n_workers = max(1, min(numba.get_num_threads(), len(starts)))
@@ -286,8 +546,8 @@ def _blas_controller() -> ThreadpoolController:
 def _kdtree_knn(Xd: np.ndarray, k: int):
     n_points = Xd.shape[0]
     tree = cKDTree(Xd)
-    out_idx = np.empty((n_points, k), np.int32)
-    out_sq = np.empty((n_points, k), np.float64)
+    out_idx = np.full((n_points, k), -1, np.int32)
+    out_sq = np.full((n_points, k), np.nan)
     pending = np.arange(n_points, dtype=np.int64)
     n_query = min(n_points, k + 3)
     while pending.size:
