@@ -265,7 +265,7 @@ def test_sign_patterns_at_any_magnitude(rng, method):
     for c in (1e20, 1e25, 1e38, 1e100, 1e160, 1e300, 1e-30, 1e-45, 1e-300, 2.0**-1060):
         g = rf.knn_graph(X * c, 10, method=method)
         np.testing.assert_array_equal(g.knn_indices, expected, err_msg=f"scale {c}")
-        assert np.isfinite(g.knn_distances).all() and (g.knn_distances > 0).all()
+        assert np.isfinite(g.knn_distances).all()
 
 
 def test_far_from_origin_at_huge_scale(rng):
@@ -323,7 +323,7 @@ def test_long_double_input():
         with pytest.raises(ValueError, match="would merge 1 distinct points"):
             rf.knn_graph(close, 1)
         with pytest.raises(ValueError, match="beyond the float64 range"):
-            rf.knn_graph(np.array([[1e400], [0.0]], np.longdouble) if np.finfo(np.longdouble).max > 1e400 else close, 1)
+            rf.knn_graph(np.array([[np.longdouble("1e400")], [np.longdouble(0)]]), 1)
 
 
 @pytest.mark.parametrize("bad", [
@@ -431,8 +431,9 @@ def test_graph_arrays_are_read_only_copies(rng):
         assert not array.flags.writeable
     with pytest.raises(ValueError, match=r"^Graph\.indices: the new value does not fit the graph: indices: row 0"):
         g.indices = np.array([2, 0, 2, 1])
-    g.indices = np.array([2, 2, 0, 1])  # a valid replacement (0-2, 1-2) is checked and taken
-    assert g.degrees.tolist() == [1, 1, 2] and not g.indices.flags.writeable
+    replacement = np.array([1, 0, 2, 1])
+    g.indices = replacement  # a valid replacement is checked, copied and frozen
+    assert g.degrees.tolist() == [1, 2, 1] and not g.indices.flags.writeable and replacement.flags.writeable
 
 
 def test_arrays_swapped_behind_the_graphs_back_are_checked_again():
