@@ -97,8 +97,7 @@ def as_activation_array(acts, *, layer: int | None = None, name: str = "acts") -
             dtype = tensor.dtype
         elif tensor.dtype in _torch_wide_integers(torch):
             dtype = None  # through numpy below, with the integer rules
-        elif tensor.dtype.is_floating_point or tensor.dtype in (torch.bool, torch.int8, torch.uint8, torch.int16,
-                                                                 torch.uint16):
+        elif tensor.dtype.is_floating_point or tensor.dtype in _torch_narrow_integers(torch):
             dtype = torch.float32  # float16/bfloat16/8- and 16-bit integers: exact in float32
         else:
             raise TypeError(f"{label}: tensors of dtype {tensor.dtype} are not supported; pass real values.")
@@ -144,6 +143,10 @@ def is_device_tensor(acts) -> bool:
     """A torch tensor that lives off the host (a GPU)."""
     return type(acts).__module__.startswith("torch") and getattr(acts, "device", None) is not None \
         and acts.device.type != "cpu"
+
+
+def _torch_narrow_integers(torch) -> tuple:
+    return tuple(getattr(torch, name) for name in ("bool", "int8", "uint8", "int16", "uint16") if hasattr(torch, name))
 
 
 def _torch_wide_integers(torch) -> tuple:

@@ -371,7 +371,9 @@ def knn_graph(
 
     Each point takes exactly its k nearest other points, ties broken by the lower index (duplicates
     are distinct points at distance 0); symmetrize="union" keeps an edge if either end chose the other,
-    "mutual" if both did.  Distances are compared exactly in float64.
+    "mutual" if both did.  Distances are compared exactly in float64.  The graph does not depend on the
+    data's magnitude (the graph of c X is the graph of X for any finite c > 0; knn_distances are in X's
+    units), and X's dtype is converted without merging points or refused (docs/definitions.md, Inputs).
 
     method: "auto" (a KD-tree for at most KDTREE_MAX_DIMS features, else blocked BLAS brute force, and
     above APPROXIMATE_ABOVE points in more dimensions approximate search, with a warning and a recall
@@ -504,9 +506,10 @@ def _prepare_points(X: np.ndarray, metric: str) -> tuple[np.ndarray, int]:
             )
         Xd = np.ldexp(Xd, -np.frexp(row_max)[1][:, None])
         return np.ascontiguousarray(Xd / np.linalg.norm(Xd, axis=1)[:, None]), 0
-    exponent = _power_of_two_exponent(float(np.abs(Xd).max()))
+    exponent = _power_of_two_exponent(float(max(Xd.max(), -Xd.min())))
     if exponent:
-        Xd = np.ldexp(Xd, -exponent)  # a new array: the caller's X is never changed
+        # in place only on our own float64 copy: the caller's X is never changed
+        Xd = np.ldexp(Xd, -exponent, out=Xd if Xd is not X else None)
     return Xd, exponent
 
 
