@@ -391,8 +391,6 @@ def knn_graph(
     check_choice(method, "method", METHODS)
     if check_recall is not None and not isinstance(check_recall, (bool, np.bool_)):
         check_recall = check_integer(check_recall, "check_recall", minimum=1)
-    if random_state is not None:
-        random_state = check_integer(random_state, "random_state", minimum=0)
     if backend == "torch" or (backend == "auto" and is_device_tensor(X)):
         if method not in ("auto", "exact", "brute"):
             raise ValueError(f"method={method!r} runs on the CPU; use backend='numpy' or method='exact'.")
