@@ -72,7 +72,7 @@ def _as_index_array(value, name: str, dtype) -> np.ndarray:
         raise ValueError(f"{name}: expected a 1-D array, got shape {array.shape}.")
     if array.dtype.kind == "u" and array.size and array.max() > np.iinfo(np.int64).max:
         raise ValueError(f"{name}: value {array.max()} is out of range.")
-    if array.dtype.kind in "iu" and dtype == np.int32 and array.size:
+    if dtype == np.int32 and array.size:
         # range-check before the cast to int32 so a large id cannot wrap around
         low, high = int(array.min()), int(array.max())
         if low < 0 or high > _INDEX_LIMIT:
@@ -83,7 +83,7 @@ def _as_index_array(value, name: str, dtype) -> np.ndarray:
 def _checked_structure(indptr, indices) -> tuple[np.ndarray, np.ndarray]:
     """Validated, read-only copies of a CSR structure (docs/definitions.md section 1): indptr int64 of
     length N + 1 from 0 to len(indices), non-decreasing; indices int32 in [0, N), each row strictly
-    increasing, no self-loops, symmetric.  O(nnz log degree)."""
+    increasing, no self-loops, symmetric.  O(nnz)."""
     indptr = _as_index_array(indptr, "indptr", np.int64)
     indices = _as_index_array(indices, "indices", np.int32)
     if indptr.shape[0] < 2:

@@ -101,6 +101,7 @@ GRAPH_DEFECTS = {
     "zero_d_indptr": ((np.int64(0), []), r"indptr: expected a 1-D array"),
     "empty_indptr": (([], []), r"indptr: a graph needs at least one node"),
     "huge_index": (([0, 1, 2], [1, 2**40]), r"indices: node id 1099511627776 .* out of range"),
+    "float_past_int32": (([0, 1, 2], [1.0, 2.0**32]), r"indices: node id 4294967296 .* out of range"),
     "uint64_huge": (([0, 1, 2], np.array([1, 2**64 - 1], np.uint64)), r"indices: .*out of range"),
     "complex_indptr": ((np.array([0, 1, 2], complex), [1, 0]), r"indptr: expected an integer array"),
     "ragged": (([0, [1], 2], [1, 0]), r"indptr: "),
