@@ -117,7 +117,7 @@ def warn_duplicates(notes, stacklevel: int = 3) -> None:
         warnings.warn(
             "; ".join(notes) + ". Duplicates are distinct points at distance 0, so which of them become "
             "neighbours follows the tie rule (lower index first): the graph depends on the order of the probe "
-            "points (docs/definitions.md, section 1).",
+            "points (docs/definitions.md, section 4, 'Duplicate rows').",
             stacklevel=stacklevel,
         )
 
@@ -338,9 +338,10 @@ def curvature_gap(layer: LayerCurvature, labels, denominator: str = "authors") -
     (ollivier, approx_ollivier, augmented_forman, balanced_forman, lower_ricci, jost_liu_lower/upper,
     the kinds Hehl et al. use): edges inside a community are more positively curved than the bridges
     between communities, so a positive gap means the classes form communities of the graph.  Plain
-    "forman" (4 - deg x - deg y) sees only degrees: edges inside dense, well-separated classes join
-    high-degree points and are the most negative, so a class-separating layer tends to give a
-    negative gap, and its size reflects degree differences, not triangles.
+    "forman" (4 - deg x - deg y) sees only degrees: its gap says whether within-class edges join
+    higher-degree points than the between-class edges do (negative: they do, as inside dense classes),
+    not whether classes are communities, and it is often negative for well-separated classes (e.g.
+    noisy concentric circles at k = 10); read it as a degree contrast.
     """
     check_choice(denominator, "denominator", GAP_DENOMINATORS)
     labels = np.asarray(labels)

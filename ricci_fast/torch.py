@@ -338,7 +338,8 @@ class RicciFlowMonitor:
 
 
 def _reason(message: str) -> str:
-    """A warning's kind, without the numbers that change from step to step (say each kind once)."""
+    """A warning's kind: its text before the first ': ', without numbers (each kind is said once, not
+    again when only the layers or counts change from step to step)."""
     import re
 
-    return re.sub(r"[-+]?\d[\d.e+-]*", "#", message)
+    return re.sub(r"\d+", "#", message.split(": ", 1)[0])
