@@ -1,7 +1,9 @@
 import re
+from collections.abc import Mapping
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import reference
@@ -339,3 +341,71 @@ def test_bit_identical_for_any_thread_count(rng):
     for name in ("total_curvature", "geodesic_sum", "layer_coefficients", "local_coefficients", "node_eta"):
         assert np.array_equal(getattr(one, name), getattr(many, name), equal_nan=True), name
     assert one.global_coefficient == many.global_coefficient
+
+
+class Layers(Mapping):
+    """A Mapping that is not a dict (order as given)."""
+
+    def __init__(self, items):
+        self._items = list(items)
+
+    def __getitem__(self, key):
+        return dict(self._items)[key]
+
+    def __iter__(self):
+        return iter(key for key, _ in self._items)
+
+    def __len__(self):
+        return len(self._items)
+
+
+def test_named_layers_flow_through(rng):
+    layers = relu_layers(rng)
+    names = ["input", "fc1", "fc2", "block.3", "head"]
+    by_list = rf.ricci_flow(layers, 5, progress=False)
+    for given in (dict(zip(names, layers)), Layers(zip(names, layers))):
+        flow = rf.ricci_flow(given, 5, progress=False)
+        assert flow.layer_names == tuple(names) and [layer.name for layer in flow.layers] == names
+        assert flow.transition_names == ("input->fc1", "fc1->fc2", "fc2->block.3", "block.3->head")
+        np.testing.assert_array_equal(flow.local_coefficients, by_list.local_coefficients)
+        table = flow.to_pandas("layer")
+        assert list(table.index) == names and table.index.name == "layer"
+        assert table.loc["fc2", "transition"] == "fc2->block.3" and pd.isna(table.loc["head", "transition"])
+        points = flow.to_pandas()
+        assert list(points.columns[:3]) == ["local_coefficient", "node_curvature[input]", "node_eta[input->fc1]"]
+        assert "layers=['input', 'fc1', 'fc2', 'block.3', 'head']" in repr(flow)
+    # the order of the mapping is the order of the layers, whatever the names
+    backwards = rf.ricci_flow(dict(zip(names[::-1], layers[::-1])), 5, progress=False)
+    assert backwards.layer_names == tuple(names[::-1])
+    np.testing.assert_array_equal(backwards.total_curvature, by_list.total_curvature[::-1])
+    # LayerCurvature objects: a dict names them; in a list their own names are kept when all have one
+    objects = {name: rf.layer_curvature(X, 5) for name, X in zip(names, layers)}
+    assert rf.ricci_flow(objects, progress=False).layer_names == tuple(names)
+    named = [rf.layer_curvature(X, 5, name=name) for name, X in zip(names, layers)]
+    assert rf.ricci_flow(named, progress=False).layer_names == tuple(names)
+    assert rf.ricci_flow([rf.layer_curvature(X, 5) for X in layers], progress=False).layer_names == ("0", "1", "2", "3", "4")
+    assert all(o.name is None for o in objects.values())  # the caller's objects are not renamed
+    with pytest.raises(ValueError, match=r"names must be unique \(as strings\); repeated: \['1'\]"):
+        rf.ricci_flow({1: layers[0], "1": layers[1], 2: layers[2]}, 5, progress=False)
+    with pytest.raises(ValueError, match="non-empty strings"):
+        rf.ricci_flow({"": layers[0], "a": layers[1]}, 5, progress=False)
+    with pytest.raises(TypeError, match="pass a list \\(or dict\\) of per-layer activations"):
+        rf.ricci_flow(np.stack(layers[1:]), 5, progress=False)
+
+
+def test_out_of_memory_names_the_layer(rng, monkeypatch):
+    import ricci_fast.flow as flow_module
+
+    real = flow_module.run_bfs
+    calls = []
+
+    def fails_on_third(graph, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise MemoryError("Unable to allocate 62.0 GiB")
+        return real(graph, **kwargs)
+
+    monkeypatch.setattr(flow_module, "run_bfs", fails_on_third)
+    with pytest.raises(MemoryError, match=r"layer 'c': out of memory while computing geodesics \(BFS\) \(N=120, "
+                                          r".*max degree \d+\): Unable to allocate 62.0 GiB"):
+        rf.ricci_flow(dict(zip("abcde", relu_layers(rng))), 5, progress=False)
