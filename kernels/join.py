@@ -56,3 +56,43 @@ def rank_of(X, i, j):
         if total < target or (total == target and m < j):
             rank += 1
     return rank
+
+
+@njit(cache=True, nogil=True)
+def block_nearest_other(X, sqnorms, gram, row_start, labels, coef, max_sq, out_j, out_d2):
+    """nearest_other_component for rows row_start .. row_start + len(gram) - 1, from a block of BLAS
+    inner products of the centred points (gram[r, j] ~ c_i . c_j, sqnorms = |c|^2).
+
+    The BLAS values only bound the candidates: every j whose approximate squared distance lies within
+    twice the rounding bound coef * (|c_i|^2 + max_sq) of the smallest is re-measured exactly on X, so
+    the answer equals the direct scan's, ties to the lower j."""
+    n = X.shape[0]
+    dims = X.shape[1]
+    for r in range(gram.shape[0]):
+        i = row_start + r
+        li = labels[i]
+        lowest = np.inf
+        for j in range(n):
+            if labels[j] != li:
+                approx = sqnorms[i] + sqnorms[j] - 2.0 * gram[r, j]
+                if approx < lowest:
+                    lowest = approx
+        if lowest == np.inf:
+            out_j[i] = -1
+            out_d2[i] = np.inf
+            continue
+        threshold = lowest + 2.0 * coef * (sqnorms[i] + max_sq)
+        best = np.inf
+        best_j = -1
+        for j in range(n):
+            if labels[j] == li or sqnorms[i] + sqnorms[j] - 2.0 * gram[r, j] > threshold:
+                continue
+            total = 0.0
+            for t in range(dims):
+                diff = X[i, t] - X[j, t]
+                total += diff * diff
+            if total < best:
+                best = total
+                best_j = j
+        out_j[i] = best_j
+        out_d2[i] = best

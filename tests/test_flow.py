@@ -409,3 +409,22 @@ def test_out_of_memory_names_the_layer(rng, monkeypatch):
     with pytest.raises(MemoryError, match=r"layer 'c': out of memory while computing geodesics \(BFS\) \(N=120, "
                                           r".*max degree \d+\): Unable to allocate 62.0 GiB"):
         rf.ricci_flow(dict(zip("abcde", relu_layers(rng))), 5, progress=False)
+
+
+@pytest.mark.parametrize("dims", [12, 40])
+def test_blas_join_matches_slow_reference_and_direct_scan(dims, monkeypatch):
+    import ricci_fast.components as components
+
+    rng = np.random.default_rng(dims)
+    X = clusters(rng, [25, 40, 3, 17], dim=dims, spread=3.0)
+    ties = np.r_[np.eye(dims), np.eye(dims) * 3 + 10, -np.eye(dims) * 2 - 10]  # many equal distances, exact
+    for data in (X, ties):
+        graph = rf.knn_graph(data, 3)
+        assert graph.n_components > 1
+        _, edges, lengths = join_components(graph, data)
+        assert sorted(map(tuple, edges.tolist())) == sorted(reference.joined_knn_nx_graph(data, 3)[1])
+        monkeypatch.setattr(components, "DIRECT_MAX_DIMS", 10_000)
+        _, direct, direct_lengths = join_components(graph, data)
+        monkeypatch.undo()
+        np.testing.assert_array_equal(edges, direct)
+        np.testing.assert_array_equal(lengths, direct_lengths)
