@@ -21,7 +21,7 @@ from ricci_fast.graph import Graph
 from ricci_fast.kernels import join as _join
 
 #: Work (point pairs x features) up to which a refusal also computes the k that would connect the graph.
-SUGGEST_K_BUDGET = 3e8
+SUGGEST_K_BUDGET = 1.5e9
 #: Bytes of BLAS inner products one thread holds at a time (rows x N float64).
 BLOCK_BYTES = 4 * 2**20
 #: Up to this many features the direct scan is as fast as BLAS.

@@ -125,6 +125,8 @@ def capture_activations(model: nn.Module, X, layers=None, include_input: bool = 
     order: list[str] = []
     calls: dict[str, int] = {}
     outputs: list = []
+    last_output: dict = {}
+    same_as: list[str] = []
 
     def make_hook(name):
         def hook(module, inputs, output):
@@ -133,7 +135,9 @@ def capture_activations(model: nn.Module, X, layers=None, include_input: bool = 
             if key not in records:
                 records[key] = []
                 order.append(key)
-            tensor = _first_tensor(output, name).detach()
+            tensor = _first_tensor(output, name)
+            last_output[key] = tensor
+            tensor = tensor.detach()
             records[key].append(tensor.reshape(tensor.shape[0], -1).to("cpu", _store_dtype(tensor)))
 
         return hook
@@ -147,7 +151,10 @@ def capture_activations(model: nn.Module, X, layers=None, include_input: bool = 
                 calls.clear()
                 result = model(X_t[start:start + int(batch_size)].to(device))
                 if include_output:
-                    tensor = _first_tensor(result, "the model").detach()
+                    tensor = _first_tensor(result, "the model")
+                    if start == 0:
+                        same_as.extend(key for key, value in last_output.items() if value is tensor)
+                    tensor = tensor.detach()
                     outputs.append(tensor.reshape(tensor.shape[0], -1).to("cpu", _store_dtype(tensor)))
     finally:
         for handle in handles:
@@ -163,6 +170,13 @@ def capture_activations(model: nn.Module, X, layers=None, include_input: bool = 
         out[key] = torch.cat(records[key]).numpy()
     if include_output:
         out["output"] = torch.cat(outputs).numpy()
+        if same_as:
+            warnings.warn(
+                f"include_output=True: the model's output is the output of captured layer {same_as[0]!r} (the model "
+                f"ends with it), so 'output' repeats that layer and the transition between them is trivial; leave "
+                f"it out of layers= or pass include_output=False.",
+                stacklevel=2,
+            )
     return out
 
 

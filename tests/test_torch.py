@@ -268,8 +268,14 @@ def test_include_output_appends_the_model_output():
     with torch.no_grad():
         np.testing.assert_allclose(acts["output"], model(torch.tensor(X)).numpy(), rtol=1e-6)
     sigmoid = nn.Sequential(nn.Linear(2, 6), nn.ReLU(), nn.Linear(6, 1), nn.Sigmoid())
-    one_d = capture_activations(sigmoid, X, include_output=True, include_input=False)
+    with pytest.warns(UserWarning, match="the model's output is the output of captured layer '3'"):
+        one_d = capture_activations(sigmoid, X, include_output=True, include_input=False)
     assert list(one_d) == ["1", "3", "output"] and one_d["output"].shape == (60, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hidden_only = capture_activations(sigmoid, X, layers=["1"], include_output=True)
+    assert list(hidden_only) == ["input", "1", "output"]
+    np.testing.assert_array_equal(hidden_only["output"], one_d["output"])
 
     class Named(nn.Module):
         def __init__(self):
@@ -356,3 +362,15 @@ def test_monitor_records_user_metrics_and_says_once_why():
         flow = joined.step(0)
     assert np.isfinite(flow.global_coefficient) and joined.history.loc[0, "n_joined_edges"] >= 1
     assert "curvature_gap[input]" in joined.history.columns
+
+
+def test_monitor_shows_no_progress_bar_by_default(capsys):
+    model = mlp(2, width=6, depth=3)
+    X = probe(n=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        RicciFlowMonitor(model, X, k=5).step(0)
+        quiet = capsys.readouterr()
+        RicciFlowMonitor(model, X, k=5, progress=True).step(0)
+        loud = capsys.readouterr()
+    assert "ricci_flow" not in quiet.err and "ricci_flow" in loud.err
