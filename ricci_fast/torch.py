@@ -20,7 +20,6 @@ try:
 except ImportError:  # pragma: no cover - exercised only without torch
     raise ImportError("ricci_fast.torch needs PyTorch: pip install 'ricci_fast[torch]'.") from None
 
-from ricci_fast.curvature import curvature_gap
 from ricci_fast.flow import RicciFlow, ricci_flow
 
 # element-wise nonlinearities whose outputs are "the layers" by default (softmax-like ones and
