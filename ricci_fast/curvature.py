@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+import warnings
 from dataclasses import dataclass, field
 
 import numba
@@ -27,6 +29,97 @@ _COMBINATORIAL = {
 CURVATURES = ("forman", "augmented_forman", "approx_ollivier", "ollivier", "balanced_forman", "lower_ricci",
               "jost_liu_lower", "jost_liu_upper")
 _OLLIVIER_OPTIONS = {"alpha", "solver", "epsilon", "tol", "max_iter", "device", "batch_size"}
+#: A layer with more duplicate rows than this share of its points gets a warning (see `duplicate_rows`).
+DUPLICATE_WARNING_SHARE = 0.05
+
+
+def _real(value, name: str, *, low=None, high=None, low_open=False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}.")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}.")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name}={value!r} is out of range: it must be {'>' if low_open else '>='} {low}.")
+    if high is not None and value > high:
+        raise ValueError(f"{name}={value!r} is out of range: it must be <= {high}.")
+    return value
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}.")
+    if int(value) < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+def check_curvature_options(kind: str, options: dict) -> dict:
+    """Refuse unknown or out-of-range curvature options before any work (names the option and the fix).
+
+    Only kind="ollivier" takes options: alpha (real in [0, 1]), solver, epsilon and tol (real > 0),
+    max_iter and batch_size (positive integers), device."""
+    check_choice(kind, "curvature", CURVATURES)
+    if kind != "ollivier":
+        if options:
+            raise TypeError(f"curvature={kind!r} takes no options, got {sorted(options)}.")
+        return {}
+    unknown = set(options) - _OLLIVIER_OPTIONS
+    if unknown:
+        raise TypeError(f"curvature='ollivier' got unknown options {sorted(unknown)}; it takes {sorted(_OLLIVIER_OPTIONS)}.")
+    if "alpha" in options:
+        _real(options["alpha"], "alpha", low=0.0, high=1.0)
+    for name in ("epsilon", "tol"):
+        if options.get(name) is not None:
+            _real(options[name], name, low=0.0, low_open=True)
+    for name in ("max_iter", "batch_size"):
+        if options.get(name) is not None:
+            _positive_int(options[name], name)
+    if "solver" in options:
+        from ricci_fast import ollivier
+
+        check_choice(options["solver"], "solver", ollivier.SOLVERS)
+    return dict(options)
+
+
+def duplicate_rows(acts) -> tuple[int, int]:
+    """(rows equal to an earlier row, all-zero rows) of a layer: O(N D) hashing plus a sort of N keys.
+
+    -0.0 counts as 0.0 (equal distances).  Torch tensors are counted on their device."""
+    if type(acts).__module__.startswith("torch"):
+        import torch
+
+        tensor = acts.detach().reshape(acts.shape[0], -1) + 0.0
+        unique = torch.unique(tensor, dim=0).shape[0]
+        zeros = int((tensor == 0).all(dim=1).sum())
+        return int(tensor.shape[0] - unique), zeros
+    array = np.ascontiguousarray(np.asarray(acts).reshape(len(acts), -1)) + 0.0
+    rows = np.ascontiguousarray(array).view(np.dtype((np.void, array.dtype.itemsize * array.shape[1]))).ravel()
+    unique = np.unique(rows).size
+    return int(array.shape[0] - unique), int(np.count_nonzero(~array.any(axis=1)))
+
+
+def duplicate_note(acts, label: str) -> str | None:
+    """'label: 44 of 90 rows (48.9%) repeat another row, ...' when more than DUPLICATE_WARNING_SHARE of
+    the rows are duplicates, else None."""
+    n_dup, n_zero = duplicate_rows(acts)
+    n = len(acts)
+    if not n or n_dup <= DUPLICATE_WARNING_SHARE * n:
+        return None
+    zeros = f", {n_zero} of them all-zero (dead units)" if n_zero > 1 else ""
+    return f"{label}: {n_dup} of {n} rows ({n_dup / n:.1%}) repeat another row{zeros}"
+
+
+def warn_duplicates(notes, stacklevel: int = 3) -> None:
+    """One warning for the layers with many duplicate rows (notes from `duplicate_note`)."""
+    notes = [note for note in notes if note]
+    if notes:
+        warnings.warn(
+            "; ".join(notes) + ". Duplicates are distinct points at distance 0, so which of them become "
+            "neighbours follows the tie rule (lower index first): the graph depends on the order of the probe "
+            "points (docs/definitions.md, section 4, 'Duplicate rows').",
+            stacklevel=stacklevel,
+        )
 
 
 def edge_curvature(graph: Graph, kind: str = "forman", **options) -> np.ndarray:
@@ -53,6 +146,7 @@ def edge_curvature(graph: Graph, kind: str = "forman", **options) -> np.ndarray:
             raise TypeError(f"edge_curvature(kind='ollivier') got unknown options {sorted(unknown)}; "
                             f"it takes {sorted(_OLLIVIER_OPTIONS)}.")
         from ricci_fast.ollivier import ollivier_ricci
+
 
         return ollivier_ricci(graph, **options).values
     if options:
@@ -86,7 +180,10 @@ class LayerCurvature:
 
     edge_curvature is aligned with graph.indices; node_curvature and node_geodesic_sums have one entry
     per point.  node_geodesic_sums and geodesic_sum are None when computed with geodesics=False, and
-    inf when the graph is disconnected.
+    inf when the graph is disconnected.  name: the layer's name in a flow (None outside one).
+    joined_edges: with disconnected="join", the (E, 2) int64 edges i < j that were added to connect the
+    k-NN graph (already part of `graph`), and joined_lengths their lengths; None when nothing was asked
+    to be joined (docs/definitions.md section 4).
     """
 
     graph: Graph
@@ -96,6 +193,9 @@ class LayerCurvature:
     total_curvature: float
     node_geodesic_sums: np.ndarray | None = field(default=None, repr=False)
     options: dict = field(default_factory=dict, repr=False)
+    name: str | None = None
+    joined_edges: np.ndarray | None = field(default=None, repr=False)
+    joined_lengths: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_points(self) -> int:
@@ -104,6 +204,11 @@ class LayerCurvature:
     @property
     def n_components(self) -> int:
         return self.graph.n_components
+
+    @property
+    def n_joined_edges(self) -> int:
+        """Edges added to connect the k-NN graph (0 when it was connected or not joined)."""
+        return 0 if self.joined_edges is None else int(len(self.joined_edges))
 
     @property
     def geodesic_sum(self) -> float | None:
@@ -133,14 +238,26 @@ class LayerCurvature:
 
     def __repr__(self) -> str:
         g = "not computed" if self.geodesic_sum is None else f"{self.geodesic_sum:.6g}"
+        name = "" if self.name is None else f"name={self.name!r}, "
+        joined = f", n_joined_edges={self.n_joined_edges}" if self.n_joined_edges else ""
         return (
-            f"LayerCurvature(kind={self.kind!r}, n_points={self.n_points}, n_edges={self.graph.n_edges}, "
-            f"total_curvature={self.total_curvature:.6g}, geodesic_sum={g}, n_components={self.n_components})"
+            f"LayerCurvature({name}kind={self.kind!r}, n_points={self.n_points}, n_edges={self.graph.n_edges}, "
+            f"total_curvature={self.total_curvature:.6g}, geodesic_sum={g}, n_components={self.n_components}{joined})"
         )
 
 
-def curvature_of_graph(graph: Graph, curvature: str = "forman", *, geodesics: bool = True, **options) -> LayerCurvature:
+def _check_name(name):
+    if name is not None and (not isinstance(name, str) or not name):
+        raise TypeError(f"name must be a non-empty string or None, got {name!r}.")
+    return name
+
+
+def curvature_of_graph(graph: Graph, curvature: str = "forman", *, geodesics: bool = True, name: str | None = None,
+                       **options) -> LayerCurvature:
     """A LayerCurvature for a graph you already have (see `layer_curvature` for activations)."""
+    if not isinstance(geodesics, (bool, np.bool_)):
+        raise TypeError(f"geodesics must be True or False, got {geodesics!r}.")
+    _check_name(name)
     values = edge_curvature(graph, curvature, **options)
     sums = geodesic_sums(graph) if geodesics else None
     return LayerCurvature(
@@ -151,6 +268,7 @@ def curvature_of_graph(graph: Graph, curvature: str = "forman", *, geodesics: bo
         total_curvature=total_curvature(graph, values),
         node_geodesic_sums=sums,
         options=dict(options),
+        name=name,
     )
 
 
@@ -163,23 +281,69 @@ def layer_curvature(
     metric: str = "euclidean",
     symmetrize: str = "union",
     method: str = "auto",
+    disconnected: str | None = None,
+    name: str | None = None,
     **curvature_options,
 ) -> LayerCurvature:
     """Curvature (and, by default, geodesic sums) of one layer's activations.
 
     acts: (N, ...) numpy array or torch tensor (any device; detached and copied to the host once).
-    The k-NN graph follows SPEC section 1 (see `knn_graph` for metric, symmetrize and method); curvature
-    is one of `CURVATURES`.  Set geodesics=False to skip the all-sources BFS when only curvature is needed.
+    The k-NN graph follows docs/definitions.md section 1 (see `knn_graph` for metric, symmetrize and
+    method); curvature is one of `CURVATURES`.  Set geodesics=False to skip the all-sources BFS when
+    only curvature is needed.
+    disconnected: None (default) keeps a disconnected graph as it is (its geodesic sums are inf);
+    "raise" refuses it with its component sizes and remedies; "join" connects it by the shortest edges
+    between its components first (joined_edges; docs/definitions.md section 4); "nan" is None here.
+    A warning says when more than DUPLICATE_WARNING_SHARE of the rows are duplicates.
     """
-    check_choice(curvature, "curvature", CURVATURES)
+    from ricci_fast.flow import DISCONNECTED, _disconnected_message
+
+    check_curvature_options(curvature, curvature_options)
+    if disconnected is not None:
+        check_choice(disconnected, "disconnected", DISCONNECTED + (None,))
+    _check_name(name)
+    if not isinstance(geodesics, (bool, np.bool_)):
+        raise TypeError(f"geodesics must be True or False, got {geodesics!r}.")
+    label = "acts" if name is None else f"layer {name!r}"
     graph = knn_graph(acts, k, metric=metric, symmetrize=symmetrize, method=method)
-    return curvature_of_graph(graph, curvature, geodesics=geodesics, **curvature_options)
+    warn_duplicates([duplicate_note(acts, label)])
+    edges = lengths = None
+    if graph.n_components > 1 and disconnected == "raise":
+        raise ValueError(_disconnected_message([(name or "acts", graph, acts)], symmetrize, "layer_curvature"))
+    if disconnected == "join":
+        from ricci_fast.components import join_components
+
+        graph, edges, lengths = join_components(graph, acts)
+    layer = curvature_of_graph(graph, curvature, geodesics=geodesics, name=name, **curvature_options)
+    layer.joined_edges, layer.joined_lengths = edges, lengths
+    return layer
 
 
-def curvature_gap(layer: LayerCurvature, labels) -> float:
-    """Hehl et al. (2025)'s curvature gap: mean curvature of within-class edges minus that of
-    between-class edges, divided by their pooled standard deviation (NaN if either group is empty or
-    the pooled deviation is 0).  Positive: classes are more tightly knit than the links between them."""
+#: Denominators of `curvature_gap`.
+GAP_DENOMINATORS = ("authors", "pooled")
+
+
+def curvature_gap(layer: LayerCurvature, labels, denominator: str = "authors") -> float:
+    """Hehl et al. (2025)'s curvature gap: (mean curvature of within-class edges - mean of between-class
+    edges) / denominator, every undirected edge once (docs/definitions.md section 4).
+
+    denominator="authors" (default; their community_structure.py): sqrt((sigma_w^2 + sigma_b^2) / 2)
+    with population standard deviations (numpy's std, ddof=0), so both groups weigh the same whatever
+    their sizes.  "pooled": the size-weighted pooled standard deviation
+    sqrt(((n_w - 1) s_w^2 + (n_b - 1) s_b^2) / (n_w + n_b - 2)) (Cohen's d), which the majority group
+    (usually the within-class edges) dominates.  NaN when either group is empty (or has fewer than 2
+    edges for "pooled") or the denominator is 0.
+
+    What the sign means depends on the curvature kind.  Kinds with a triangle or transport term
+    (ollivier, approx_ollivier, augmented_forman, balanced_forman, lower_ricci, jost_liu_lower/upper,
+    the kinds Hehl et al. use): edges inside a community are more positively curved than the bridges
+    between communities, so a positive gap means the classes form communities of the graph.  Plain
+    "forman" (4 - deg x - deg y) sees only degrees: its gap says whether within-class edges join
+    higher-degree points than the between-class edges do (negative: they do, as inside dense classes),
+    not whether classes are communities, and it is often negative for well-separated classes (e.g.
+    noisy concentric circles at k = 10); read it as a degree contrast.
+    """
+    check_choice(denominator, "denominator", GAP_DENOMINATORS)
     labels = np.asarray(labels)
     if labels.shape != (layer.n_points,):
         raise ValueError(f"labels: expected one label per point, shape ({layer.n_points},), got {labels.shape}.")
@@ -189,10 +353,15 @@ def curvature_gap(layer: LayerCurvature, labels) -> float:
     values = layer.edge_curvature[upper]
     same = labels[rows[upper]] == labels[graph.indices[upper]]
     within, between = values[same], values[~same]
-    if within.size < 2 or between.size < 2:
+    if denominator == "authors":
+        if within.size == 0 or between.size == 0:
+            return float("nan")
+        scale = np.sqrt(0.5 * (within.var() + between.var()))
+    else:
+        if within.size < 2 or between.size < 2:
+            return float("nan")
+        scale = np.sqrt(((within.size - 1) * within.var(ddof=1) + (between.size - 1) * between.var(ddof=1))
+                        / (within.size + between.size - 2))
+    if scale == 0:
         return float("nan")
-    pooled = np.sqrt(((within.size - 1) * within.var(ddof=1) + (between.size - 1) * between.var(ddof=1))
-                     / (within.size + between.size - 2))
-    if pooled == 0:
-        return float("nan")
-    return float((within.mean() - between.mean()) / pooled)
+    return float((within.mean() - between.mean()) / scale)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,13 +20,26 @@ from ricci_fast._validation import (
     check_same_points,
     is_device_tensor,
 )
-from ricci_fast.curvature import CURVATURES, LayerCurvature, curvature_of_graph
+from ricci_fast.curvature import (
+    LayerCurvature,
+    check_curvature_options,
+    curvature_of_graph,
+    duplicate_note,
+    warn_duplicates,
+)
 from ricci_fast.geodesics import run_bfs, sampled_geodesic_sum
-from ricci_fast.graph import knn_graph
+from ricci_fast.graph import METHODS, METRICS, SYMMETRIZE, knn_graph
 from ricci_fast.kernels import csr as _csr
 
-#: Transitions the global coefficient needs (SPEC 4: at least 4 layers).
+#: Transitions the global coefficient needs (docs/definitions.md section 4: at least 4 layers).
 MIN_TRANSITIONS = 3
+#: What ricci_flow does with a layer whose k-NN graph is disconnected (docs/definitions.md section 4):
+#: "raise" refuses before any curvature or BFS work, naming the layers, their component sizes and the
+#: remedies; "nan" computes on the graphs as they are (global coefficient NaN, unreachable former
+#: neighbours skipped); "join" (the default) adds the shortest edges that connect each graph.
+DISCONNECTED = ("raise", "nan", "join")
+#: k when none is given.
+DEFAULT_K = 30
 
 
 def pearson(a, b) -> float:
@@ -59,11 +74,12 @@ def _rowwise_pearson(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 class RicciFlow:
     """Curvature and geodesic change through L layers and the Ricci coefficients.
 
-    Per layer (L,): total_curvature, geodesic_sum, n_components.  Per transition l -> l+1 (L-1,): eta
-    (g_{l+1} - g_l), layer_coefficients (rho_l) and layer_points_skipped.  Per point: local_coefficients
-    (N,), and node_curvature, node_eta ((L-1, N): S_l(x) and eta_l(x) for the transitions).
+    Per layer (L,): total_curvature, geodesic_sum, n_components, n_joined_edges, layer_names.  Per
+    transition l -> l+1 (L-1,): eta (g_{l+1} - g_l), layer_coefficients (rho_l), layer_points_skipped
+    and transition_names ("a->b").  Per point: local_coefficients (N,), and node_curvature, node_eta
+    ((L-1, N): S_l(x) and eta_l(x) for the transitions).
     A negative coefficient means Ricci-flow-like: positively curved regions contract, negatively curved
-    ones expand.
+    ones expand (docs/definitions.md section 4).
     """
 
     layers: list[LayerCurvature] = field(repr=False)
@@ -89,18 +105,34 @@ class RicciFlow:
         return self.layers[0].n_points
 
     @property
+    def layer_names(self) -> tuple[str, ...]:
+        """The layers' names: the keys of a mapping, the LayerCurvature names, or "0", "1", ..."""
+        return tuple(str(i) if layer.name is None else layer.name for i, layer in enumerate(self.layers))
+
+    @property
+    def transition_names(self) -> tuple[str, ...]:
+        names = self.layer_names
+        return tuple(f"{a}->{b}" for a, b in zip(names[:-1], names[1:]))
+
+    @property
     def n_components(self) -> np.ndarray:
-        return np.array([layer.n_components for layer in self.layers])
+        """Components of each layer's k-NN graph before any joining."""
+        return np.array([layer.n_components + layer.n_joined_edges for layer in self.layers])
+
+    @property
+    def n_joined_edges(self) -> np.ndarray:
+        """Edges added per layer to connect its graph (disconnected="join"; 0 elsewhere)."""
+        return np.array([layer.n_joined_edges for layer in self.layers], dtype=np.int64)
 
     @property
     def kind(self) -> str:
         return self.layers[0].kind
 
-    def curvature_gap(self, labels) -> np.ndarray:
+    def curvature_gap(self, labels, denominator: str = "authors") -> np.ndarray:
         """Hehl et al. (2025)'s curvature gap of every layer (see ricci_fast.curvature_gap)."""
         from ricci_fast.curvature import curvature_gap
 
-        return np.array([curvature_gap(layer, labels) for layer in self.layers])
+        return np.array([curvature_gap(layer, labels, denominator) for layer in self.layers])
 
     @property
     def mean_local_coefficient(self) -> float:
@@ -108,14 +140,16 @@ class RicciFlow:
         return float(finite.mean()) if finite.size else float("nan")
 
     def to_pandas(self, level: str = "point") -> pd.DataFrame:
-        """level="point": one row per point (local coefficient, then S_l and eta_l per transition);
-        level="layer": one row per layer (totals, components, and the transition that starts there)."""
+        """level="point": one row per point: local_coefficient, then per transition a->b the columns
+        "node_curvature[a]" (S_a(x)) and "node_eta[a->b]" (eta(x)).  level="layer": one row per layer,
+        indexed by layer name: totals, components, joined edges, and the transition that starts there."""
         check_choice(level, "level", ("point", "layer"))
+        names = self.layer_names
         if level == "point":
             columns = {"local_coefficient": self.local_coefficients}
-            for l in range(self.n_layers - 1):
-                columns[f"node_curvature_{l}"] = self.node_curvature[l]
-                columns[f"node_eta_{l}"] = self.node_eta[l]
+            for l, transition in enumerate(self.transition_names):
+                columns[f"node_curvature[{names[l]}]"] = self.node_curvature[l]
+                columns[f"node_eta[{transition}]"] = self.node_eta[l]
             frame = pd.DataFrame(columns)
             frame.index.name = "point"
             return frame
@@ -125,12 +159,14 @@ class RicciFlow:
                 "total_curvature": self.total_curvature,
                 "geodesic_sum": self.geodesic_sum,
                 "n_components": self.n_components,
+                "n_joined_edges": self.n_joined_edges,
+                "transition": list(self.transition_names) + [None],
                 "eta": pad(self.eta, np.nan),
                 "layer_coefficient": pad(self.layer_coefficients, np.nan),
                 "points_skipped": pad(self.layer_points_skipped, 0),
-            }
+            },
+            index=pd.Index(list(names), name="layer"),
         )
-        frame.index.name = "layer"
         return frame
 
     def __repr__(self) -> str:
@@ -140,106 +176,340 @@ class RicciFlow:
         estimated = ""
         if self.global_coefficient_se is not None:
             estimated = f" +- {self.global_coefficient_se:.4f} (geodesic sums sampled)"
+        joined = ""
+        if self.n_joined_edges.any():
+            joined = f",\n  n_joined_edges={self.n_joined_edges.tolist()} (disconnected graphs joined)"
+        finite = self.local_coefficients[np.isfinite(self.local_coefficients)]
+        share = float(np.mean(finite < 0)) if finite.size else float("nan")
         return (
             f"RicciFlow(kind={self.kind!r}, n_layers={self.n_layers}, n_points={self.n_points},\n"
+            f"  layers={list(self.layer_names)},\n"
             f"  global_coefficient={self.global_coefficient:.4f}{estimated},\n"
             f"  layer_coefficients={fmt(self.layer_coefficients)},\n"
-            f"  mean_local_coefficient={self.mean_local_coefficient:.4f}, "
-            f"negative_local_share={np.mean(self.local_coefficients[np.isfinite(self.local_coefficients)] < 0):.3f},\n"
+            f"  mean_local_coefficient={self.mean_local_coefficient:.4f}, negative_local_share={share:.3f},\n"
             f"  total_curvature={fmt(self.total_curvature)},\n"
-            f"  geodesic_sum={fmt(self.geodesic_sum)})"
+            f"  geodesic_sum={fmt(self.geodesic_sum)}{joined})"
         )
+
+
+def _named_layers(layers) -> tuple[list[str], list]:
+    """(names, items) from a Mapping (keys, in order) or a sequence (LayerCurvature names when every
+    item has one, else "0", "1", ...)."""
+    if isinstance(layers, Mapping):
+        keys = list(layers.keys())
+        names = [str(key) for key in keys]
+        items = [layers[key] for key in keys]
+    elif isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+        raise TypeError(
+            f"layers: expected a list of activations or LayerCurvature objects, or a dict of name -> "
+            f"activations (as capture_activations returns), got {type(layers).__name__}."
+        )
+    elif type(layers).__module__.startswith(("numpy", "torch")):
+        raise TypeError(
+            f"layers: got one {type(layers).__name__}; pass a list (or dict) of per-layer activations, "
+            f"e.g. [X, h1, h2, h3]."
+        )
+    else:
+        items = list(layers)
+        own = [getattr(item, "name", None) for item in items]
+        if items and all(isinstance(item, LayerCurvature) for item in items) and all(own) \
+                and len(set(own)) == len(own):
+            names = list(own)
+        else:
+            names = [str(i) for i in range(len(items))]
+    empty = [repr(key) for key, name in zip(layers if isinstance(layers, Mapping) else names, names) if not name]
+    if empty:
+        raise ValueError(f"layers: layer names must be non-empty strings, got {', '.join(empty)}.")
+    if len(set(names)) != len(names):
+        seen, repeated = set(), []
+        for name in names:
+            if name in seen:
+                repeated.append(name)
+            seen.add(name)
+        raise ValueError(f"layers: layer names must be unique (as strings); repeated: {sorted(set(repeated))}.")
+    return names, items
+
+
+def _check_seed(seed):
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
+        raise TypeError(f"seed must be None or a non-negative integer, got {seed!r}.")
+    return int(seed)
+
+
+def _check_geodesic_sources(value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"geodesic_sources must be None or a positive integer (BFS sources), got {value!r}.")
+    if int(value) < 1:
+        raise ValueError(f"geodesic_sources must be a positive integer (BFS sources), got {value!r}.")
+    return int(value)
+
+
+def _check_flag(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
+def check_flow_options(*, k=None, curvature=None, disconnected="join", metric=None, symmetrize=None, method=None,
+                       progress=True, geodesic_sources=None, seed=None, curvature_options=None) -> dict:
+    """Validate ricci_flow's options without data (RicciFlowMonitor calls it when it is made); returns
+    them with defaults filled in.  k is checked against the number of points later."""
+    check_choice(disconnected, "disconnected", DISCONNECTED)
+    if k is not None and (isinstance(k, bool) or not isinstance(k, numbers.Integral)):
+        raise TypeError(f"k must be an integer, got {k!r}.")
+    if k is not None and int(k) < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}.")
+    curvature = "forman" if curvature is None else curvature
+    options = check_curvature_options(curvature, dict(curvature_options or {}))
+    return {
+        "k": DEFAULT_K if k is None else int(k),
+        "curvature": curvature,
+        "disconnected": disconnected,
+        "metric": check_choice("euclidean" if metric is None else metric, "metric", METRICS),
+        "symmetrize": check_choice("union" if symmetrize is None else symmetrize, "symmetrize", SYMMETRIZE),
+        "method": check_choice("auto" if method is None else method, "method", METHODS),
+        "progress": _check_flag(progress, "progress"),
+        "geodesic_sources": _check_geodesic_sources(geodesic_sources),
+        "seed": _check_seed(seed),
+        "curvature_options": options,
+    }
+
+
+def _check_given_layers(items, names, k, curvature, metric, symmetrize, method, curvature_options):
+    """LayerCurvature objects carry their k, kind, metric, symmetrisation and options: an option that
+    says otherwise is refused rather than ignored."""
+    kinds = {layer.kind for layer in items}
+    if len(kinds) > 1:
+        raise ValueError(f"layers: LayerCurvature objects of different curvature kinds {sorted(kinds)}.")
+    check_same_points([layer.n_points for layer in items])
+    conflicts = []
+    if curvature is not None and curvature != items[0].kind:
+        conflicts.append(f"curvature={curvature!r} (the layers hold {items[0].kind!r})")
+    for option, value in (("k", k), ("metric", metric), ("symmetrize", symmetrize)):
+        if value is None:
+            continue
+        built = {getattr(layer.graph, option) for layer in items}
+        if built != {value}:
+            shown = ", ".join(repr(b) for b in sorted(built, key=str))
+            conflicts.append(f"{option}={value!r} (the layers' graphs were built with {option} {shown})")
+    if method is not None:
+        conflicts.append(f"method={method!r} (the layers' graphs are already built)")
+    if curvature_options:
+        differ = [layer_name for layer_name, layer in zip(names, items) if layer.options != curvature_options]
+        if differ:
+            conflicts.append(f"curvature options {curvature_options} (layers {differ} were computed with others)")
+    if conflicts:
+        raise ValueError(
+            "layers: the LayerCurvature objects given fix these options, which conflict with "
+            + "; ".join(conflicts)
+            + ". Omit the options, or pass the activations instead to recompute."
+        )
+
+
+def _disconnected_message(broken, symmetrize, caller="ricci_flow") -> str:
+    """Error text for disconnected layers: names, component sizes, and only remedies that would help.
+
+    broken: (name, graph, activations or None) per disconnected layer."""
+    from ricci_fast.components import connecting_k, describe_components
+
+    detail = "; ".join(f"layer {name!r}: {describe_components(graph)}" for name, graph, _ in broken)
+    remedies = []
+    needed = []
+    for name, graph, acts in broken:
+        if acts is None or graph.k is None:
+            needed = None
+            break
+        try:
+            k_needed = connecting_k(graph, acts)
+        except (TypeError, ValueError):
+            k_needed = None
+        if k_needed is None:
+            needed = None
+            break
+        needed.append(k_needed)
+    if needed:
+        remedies.append(f"k={max(needed)} connects {'it' if len(broken) == 1 else 'them'} (a smaller k may too)")
+    else:
+        remedies.append("a larger k")
+    if symmetrize == "mutual":
+        remedies.append("symmetrize='union' (keeps an edge if either point chose the other)")
+    remedies.append("disconnected='join' (add the shortest edges between components; docs/definitions.md section 4)")
+    if caller == "ricci_flow":
+        remedies.append("disconnected='nan' (global coefficient NaN, unreachable former neighbours skipped)")
+    what = "the k-NN graph is disconnected" if len(broken) == 1 else "the k-NN graphs are disconnected"
+    return (
+        f"{what} ({detail}), so geodesic sums are infinite and the global Ricci coefficient is undefined. "
+        f"Remedies: {'; '.join(remedies)}."
+    )
+
+
+def _out_of_memory(name, graph, stage, exc):
+    degree = int(graph.degrees.max()) if graph.n_nodes else 0
+    return MemoryError(
+        f"layer {name!r}: out of memory while computing {stage} (N={graph.n_nodes}, {graph.n_edges} edges, "
+        f"max degree {degree}): {exc}. Lower k, use fewer probe points, or a cheaper curvature."
+    )
 
 
 def ricci_flow(
     layers,
-    k: int = 30,
+    k: int | None = None,
     *,
-    curvature: str = "forman",
-    disconnected: str = "raise",
-    metric: str = "euclidean",
-    symmetrize: str = "union",
-    method: str = "auto",
+    curvature: str | None = None,
+    disconnected: str = "join",
+    metric: str | None = None,
+    symmetrize: str | None = None,
+    method: str | None = None,
     progress: bool = True,
     geodesic_sources: int | None = None,
     seed=None,
     **curvature_options,
 ) -> RicciFlow:
-    """The Ricci coefficients of a network from its layers' activations (SPEC section 4).
+    """The Ricci coefficients of a network from its layers' activations (docs/definitions.md section 4).
 
-    layers: a list of activations ((N, ...) numpy arrays or torch tensors, the same N points in the same
-    order at every layer) or of LayerCurvature objects (then k, curvature, metric, symmetrize and method
-    are theirs).  disconnected="raise" (default) refuses a global coefficient from an infinite geodesic
-    sum and names the disconnected layers; "nan" returns NaN for it instead, with a warning.  Per-layer
-    and local coefficients skip points with an unreachable former neighbour in either case.
+    layers: a dict of name -> activations (the ordered dict `capture_activations` returns, or any
+    Mapping; order kept, names in `RicciFlow.layer_names`), or a list ((N, ...) numpy arrays or torch
+    tensors, the same N points in the same order at every layer; named "0", "1", ...), or a list or
+    dict of LayerCurvature objects.  k (default 30), curvature (default "forman"), metric ("euclidean"),
+    symmetrize ("union") and method ("auto") build each layer's graph; LayerCurvature objects carry
+    their own, and an option that conflicts with them is refused.
+    disconnected (one of DISCONNECTED): every layer's graph is built and checked before any curvature
+    or BFS work.  "join" (default) connects a disconnected graph by the shortest edges between its
+    components (a minimum spanning tree over components; RicciFlow.n_joined_edges says how many, and a
+    warning names the layers); "raise" refuses, naming the layers, their component sizes and the
+    remedies; "nan" keeps the graphs: the global coefficient is NaN (with a warning) and per-layer and
+    local coefficients skip points with an unreachable former neighbour.
     progress: a tqdm bar over the layers.
     geodesic_sources=M: estimate each layer's geodesic sum from M random BFS sources (unbiased, with a
-    standard error; see sampled_geodesic_sum) instead of all N, for graphs where all sources would take
-    hours.  The global coefficient is then computed from the estimates and carries an uncertainty
-    (global_coefficient_se, from 2000 normal resamples of the sums); the layer and local coefficients stay
-    exact (distances between former neighbours come from a BFS that stops once they are found).
+    standard error; see sampled_geodesic_sum) instead of all N (M >= N means all); seed (a non-negative
+    integer) fixes the sources.  The global coefficient then carries an uncertainty
+    (global_coefficient_se, from 2000 normal resamples of the sums); layer and local coefficients stay
+    exact.  Layers with more than a few percent duplicate rows get a warning (the graph then depends on
+    the order of the probe points).  Running out of memory raises a MemoryError naming the layer.
     """
-    check_choice(disconnected, "disconnected", ("raise", "nan"))
-    layers = list(layers)
-    if len(layers) < 2:
-        raise ValueError(f"layers: a flow needs at least 2 layers (4 for the global coefficient), got {len(layers)}.")
-    given = [isinstance(layer, LayerCurvature) for layer in layers]
+    names, items = _named_layers(layers)
+    if len(items) < 2:
+        raise ValueError(f"layers: a flow needs at least 2 layers (4 for the global coefficient), got {len(items)}.")
+    given = [isinstance(layer, LayerCurvature) for layer in items]
     if any(given) and not all(given):
         raise TypeError("layers: pass either all activations or all LayerCurvature objects, not a mix.")
-    if all(given):
-        kinds = {layer.kind for layer in layers}
-        if len(kinds) > 1:
-            raise ValueError(f"layers: LayerCurvature objects of different curvature kinds {sorted(kinds)}.")
-        check_same_points([layer.n_points for layer in layers])
-    else:
-        check_choice(curvature, "curvature", CURVATURES)
-        # activations on a GPU stay there for the k-NN search (only the neighbour table comes back)
-        arrays = [
-            as_activation_tensor(acts, layer=i) if is_device_tensor(acts) else as_activation_array(acts, layer=i)
-            for i, acts in enumerate(layers)
-        ]
-        check_same_points([a.shape[0] for a in arrays])
-        for i, a in enumerate(arrays):
-            check_k(k, a.shape[0], layer=i)
-
-    if geodesic_sources is not None and (isinstance(geodesic_sources, bool) or int(geodesic_sources) < 1):
-        raise ValueError(f"geodesic_sources must be a positive integer, got {geodesic_sources!r}.")
-    n_layers = len(layers)
-    computed: list[LayerCurvature] = []
-    former_dist: list[np.ndarray] = []
-    sampled = []
-    bar = tqdm(total=n_layers, desc="ricci_flow", unit="layer", disable=not progress)
+    from_objects = all(given)
+    options = check_flow_options(
+        k=None if from_objects else k, curvature=None if from_objects else curvature, disconnected=disconnected,
+        metric=None if from_objects else metric, symmetrize=None if from_objects else symmetrize,
+        method=None if from_objects else method, progress=progress, geodesic_sources=geodesic_sources, seed=seed,
+        curvature_options=None if from_objects else curvature_options,
+    )
+    n_layers = len(items)
+    # one step per graph and one per curvature + geodesics
+    bar = tqdm(total=n_layers if from_objects else 2 * n_layers, desc="ricci_flow", unit="step",
+               disable=not options["progress"])
     try:
-        for i in range(n_layers):
-            if given[i]:
-                layer = layers[i]
-            else:
-                graph = knn_graph(arrays[i], k, metric=metric, symmetrize=symmetrize, method=method)
-                layer = curvature_of_graph(graph, curvature, geodesics=False, **curvature_options)
-            previous = computed[-1].graph if i > 0 else None
-            if geodesic_sources is not None:
-                estimate = sampled_geodesic_sum(layer.graph, min(int(geodesic_sources), layer.n_points),
-                                                seed=None if seed is None else seed + i)
-                sampled.append(estimate)
-                if previous is not None:
-                    _, dist = run_bfs(layer.graph, sums=False, targets=previous)
-                    former_dist.append(np.where(dist < 0, np.inf, dist.astype(np.float64)))
-                computed.append(layer)
+        # 1. every layer's graph (the k-NN search), nothing more
+        if from_objects:
+            _check_given_layers(items, names, k, curvature, metric, symmetrize, method, curvature_options)
+            graphs = [layer.graph for layer in items]
+            arrays = [None] * n_layers
+            symmetrize_used = items[0].graph.symmetrize
+        else:
+            # activations on a GPU stay there for the k-NN search (only the neighbour table comes back)
+            arrays = [
+                as_activation_tensor(acts, layer=repr(name)) if is_device_tensor(acts)
+                else as_activation_array(acts, layer=repr(name))
+                for name, acts in zip(names, items)
+            ]
+            check_same_points([a.shape[0] for a in arrays])
+            for name, a in zip(names, arrays):
+                check_k(options["k"], a.shape[0], layer=repr(name))
+            graphs = []
+            for name, a in zip(names, arrays):
+                try:
+                    graphs.append(knn_graph(a, options["k"], metric=options["metric"],
+                                            symmetrize=options["symmetrize"], method=options["method"]))
+                except MemoryError as exc:
+                    raise MemoryError(f"layer {name!r}: out of memory in the k-NN search: {exc}") from exc
                 bar.update()
-                continue
-            want_sums = layer.node_geodesic_sums is None
-            if want_sums or previous is not None:
-                sums, dist = run_bfs(layer.graph, sums=want_sums, targets=previous)
-                if want_sums:
-                    # a copy, so a LayerCurvature the caller passed in is left as it was
-                    layer = dataclasses.replace(
-                        layer,
-                        node_geodesic_sums=(
-                            sums.astype(np.float64) if layer.n_components == 1 else np.full(layer.n_points, np.inf)
-                        ),
-                    )
-                if dist is not None:
-                    former_dist.append(np.where(dist < 0, np.inf, dist.astype(np.float64)))
+            warn_duplicates([duplicate_note(a, f"layer {name!r}") for name, a in zip(names, arrays)])
+            symmetrize_used = options["symmetrize"]
+
+        # 2. connectivity, before any curvature or BFS
+        broken = [i for i, graph in enumerate(graphs) if graph.n_components > 1]
+        joined = [None] * n_layers
+        if broken and disconnected == "raise":
+            raise ValueError(_disconnected_message([(names[i], graphs[i], arrays[i]) for i in broken],
+                                                   symmetrize_used))
+        if broken and disconnected == "join":
+            if from_objects:
+                raise ValueError(
+                    "the k-NN graphs of layers "
+                    + ", ".join(f"{names[i]!r} ({graphs[i].n_components} components)" for i in broken)
+                    + " are disconnected, and joining them needs their activations: pass the activations, "
+                    "build the layers with layer_curvature(X, disconnected='join'), or pass disconnected='nan'."
+                )
+            from ricci_fast.components import describe_components, join_components
+
+            notes = []
+            for i in broken:
+                before = describe_components(graphs[i])
+                try:
+                    graphs[i], edges, lengths = join_components(graphs[i], arrays[i])
+                except MemoryError as exc:
+                    raise _out_of_memory(names[i], graphs[i], "the joining edges", exc) from exc
+                joined[i] = (edges, lengths)
+                notes.append(f"{names[i]!r} ({before}: {len(edges)} edge{'s' if len(edges) != 1 else ''} added, "
+                             f"longest {lengths.max():.4g})")
+            warnings.warn(
+                "disconnected k-NN graphs joined by their shortest edges between components (disconnected='join', "
+                "docs/definitions.md section 4): layer " + "; layer ".join(notes)
+                + ". Pass disconnected='raise' to refuse, or a larger k.",
+                stacklevel=2,
+            )
+
+        # 3. curvature and geodesics
+        computed: list[LayerCurvature] = []
+        former_dist: list[np.ndarray] = []
+        sampled = []
+        for i in range(n_layers):
+            name, graph = names[i], graphs[i]
+            if from_objects:
+                layer = dataclasses.replace(items[i], name=name)
+            else:
+                try:
+                    layer = curvature_of_graph(graph, options["curvature"], geodesics=False, name=name,
+                                               **options["curvature_options"])
+                except MemoryError as exc:
+                    raise _out_of_memory(name, graph, f"{options['curvature']} curvature", exc) from exc
+                if joined[i] is not None:
+                    layer.joined_edges, layer.joined_lengths = joined[i]
+                elif disconnected == "join":
+                    layer.joined_edges = np.zeros((0, 2), np.int64)
+                    layer.joined_lengths = np.zeros(0, np.float64)
+            previous = computed[-1].graph if i > 0 else None
+            try:
+                if options["geodesic_sources"] is not None:
+                    seed_i = None if options["seed"] is None else options["seed"] + i
+                    sampled.append(sampled_geodesic_sum(graph, min(options["geodesic_sources"], layer.n_points),
+                                                        seed=seed_i))
+                    if previous is not None:
+                        _, dist = run_bfs(graph, sums=False, targets=previous)
+                        former_dist.append(np.where(dist < 0, np.inf, dist.astype(np.float64)))
+                else:
+                    want_sums = layer.node_geodesic_sums is None
+                    if want_sums or previous is not None:
+                        sums, dist = run_bfs(graph, sums=want_sums, targets=previous)
+                        if want_sums:
+                            # set on the copy, so a LayerCurvature the caller passed in is left as it was
+                            layer.node_geodesic_sums = (
+                                sums.astype(np.float64) if layer.n_components == 1 else np.full(layer.n_points, np.inf)
+                            )
+                        if dist is not None:
+                            former_dist.append(np.where(dist < 0, np.inf, dist.astype(np.float64)))
+            except MemoryError as exc:
+                raise _out_of_memory(name, graph, "geodesics (BFS)", exc) from exc
             computed.append(layer)
             bar.update()
     finally:
@@ -250,6 +520,7 @@ def ricci_flow(
 def _coefficients(layers: list[LayerCurvature], former_dist: list[np.ndarray], disconnected: str,
                   sampled=None) -> RicciFlow:
     n_layers = len(layers)
+    names = [str(i) if layer.name is None else layer.name for i, layer in enumerate(layers)]
     total = np.array([layer.total_curvature for layer in layers], dtype=np.float64)
     if sampled is None:
         g = np.array([layer.geodesic_sum for layer in layers], dtype=np.float64)
@@ -284,14 +555,13 @@ def _coefficients(layers: list[LayerCurvature], former_dist: list[np.ndarray], d
     with np.errstate(invalid="ignore"):  # inf - inf for two disconnected layers; handled below
         eta = np.diff(g)
     if infinite:
-        detail = ", ".join(f"layer {i} ({components[i]} components)" for i in infinite)
-        if disconnected == "raise":
-            raise ValueError(
-                f"the k-NN graphs of {detail} are disconnected, so their geodesic sums are infinite and the "
-                f"global Ricci coefficient is undefined; raise k, use symmetrize='union', or pass "
-                f"disconnected='nan' to get NaN for it (per-layer and local coefficients skip unreachable pairs)."
-            )
-        warnings.warn(f"global coefficient is NaN: {detail} disconnected (infinite geodesic sum).", stacklevel=3)
+        # reached only with disconnected="nan": "raise" refused and "join" connected before any work
+        detail = ", ".join(f"layer {names[i]!r} ({components[i]} components)" for i in infinite)
+        warnings.warn(
+            f"global coefficient is NaN: {detail} disconnected (infinite geodesic sum); "
+            f"disconnected='join' connects such graphs by their shortest edges.",
+            stacklevel=3,
+        )
         eta = np.where(np.isfinite(eta), eta, np.nan)
         global_coef = float("nan")
     elif n_layers - 1 < MIN_TRANSITIONS:

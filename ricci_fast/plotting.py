@@ -48,22 +48,24 @@ def plot_history(history, path: str | None = None):
     """Coefficients over training epochs (a RicciFlowMonitor.history table): global, mean local and the
     per-layer coefficients, and the curvature gap per layer when recorded."""
     plt = _pyplot()
-    gaps = [c for c in history.columns if c.startswith("curvature_gap_")]
+    gaps = [c for c in history.columns if c.startswith("curvature_gap[")]
     fig, axes = plt.subplots(1, 3 if gaps else 2, figsize=(15 if gaps else 10, 3.8))
+    if "flow_computed" in history:  # rows of user metrics only, at epochs without a flow
+        history = history[history["flow_computed"].astype(bool)]
     epochs = history.index.to_numpy()
     axes[0].plot(epochs, history["global_coefficient"], "o-", label="global")
     axes[0].plot(epochs, history["mean_local_coefficient"], "s-", label="mean local")
     axes[0].axhline(0, color="grey", lw=0.8)
     axes[0].set(xlabel="epoch", ylabel="Ricci coefficient", title="Ricci coefficients during training")
     axes[0].legend()
-    for column in [c for c in history.columns if c.startswith("layer_coefficient_")]:
-        axes[1].plot(epochs, history[column], ".-", label=column.replace("layer_coefficient_", "layer "))
+    for column in [c for c in history.columns if c.startswith("layer_coefficient[")]:
+        axes[1].plot(epochs, history[column], ".-", label=column[len("layer_coefficient["):-1])
     axes[1].axhline(0, color="grey", lw=0.8)
     axes[1].set(xlabel="epoch", ylabel="layer coefficient", title="Per transition")
     axes[1].legend(fontsize="small")
     if gaps:
         for column in gaps:
-            axes[2].plot(epochs, history[column], ".-", label=column.replace("curvature_gap_", "layer "))
+            axes[2].plot(epochs, history[column], ".-", label=column[len("curvature_gap["):-1])
         axes[2].set(xlabel="epoch", ylabel="curvature gap", title="Within- minus between-class curvature")
         axes[2].legend(fontsize="small")
     fig.tight_layout()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections import OrderedDict
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,6 @@ try:
 except ImportError:  # pragma: no cover - exercised only without torch
     raise ImportError("ricci_fast.torch needs PyTorch: pip install 'ricci_fast[torch]'.") from None
 
-from ricci_fast.curvature import curvature_gap
 from ricci_fast.flow import RicciFlow, ricci_flow
 
 # element-wise nonlinearities whose outputs are "the layers" by default (softmax-like ones and
@@ -43,6 +43,10 @@ def _first_tensor(output, name):
         return output
     if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
         return output[0]
+    if isinstance(output, Mapping):  # e.g. a Hugging Face ModelOutput: its first tensor (logits, ...)
+        for value in output.values():
+            if isinstance(value, torch.Tensor):
+                return value
     raise TypeError(f"module {name!r} returned {type(output).__name__}, not a tensor; pass other layers=.")
 
 
@@ -52,45 +56,76 @@ def _model_device(model):
     return torch.device("cpu")
 
 
+def _model_dtype(model):
+    """The dtype the model computes in: its first floating-point parameter's (or buffer's), else float32."""
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.float32
+
+
+def _probe_tensor(X, dtype):
+    """Probe points as a tensor of the model's dtype (numpy arrays of any real dtype, lists, tensors)."""
+    if isinstance(X, torch.Tensor):
+        X_t = X.detach()
+    else:
+        array = np.asarray(X)
+        if array.dtype == object or array.dtype.kind not in "biuf":
+            raise TypeError(f"X: expected real numbers (float, int or bool), got an array of dtype {array.dtype}.")
+        X_t = torch.as_tensor(array)
+    if X_t.is_complex():
+        raise TypeError("X: complex probe points are not supported; pass real values.")
+    if X_t.ndim < 2:
+        raise ValueError(f"X: expected shape (N, ...) with one row per probe point, got {tuple(X_t.shape)}.")
+    if X_t.shape[0] == 0:
+        raise ValueError("X: no probe points.")
+    return X_t, X_t.to(dtype)
+
+
+def _store_dtype(tensor):
+    # float64 stays float64 (the graph is measured in float64 anyway); half precisions become float32
+    return torch.float64 if tensor.dtype == torch.float64 else torch.float32
+
+
 def capture_activations(model: nn.Module, X, layers=None, include_input: bool = True, batch_size: int = 1024,
-                        device=None) -> "OrderedDict[str, np.ndarray]":
-    """Activations of `model` on the probe points X, one (N, features) float32 array per layer.
+                        device=None, include_output: bool = False) -> "OrderedDict[str, np.ndarray]":
+    """Activations of `model` on the probe points X, one (N, features) array per layer.
 
     The model runs unchanged through forward hooks, in eval mode and under torch.no_grad(); every
     module's training flag and the grad mode are restored afterwards, also after an exception.
+    X: any real numbers (numpy float64 from scikit-learn, int, bool, a list, a tensor), cast to the
+    model's parameter dtype before the forward pass.
     layers: module names (see model.named_modules()); by default every element-wise activation module
     (for an nn.Sequential MLP: the output of each hidden layer after its nonlinearity).  A module
     called several times per forward pass (a shared nn.ReLU in a residual block) gives one layer per
-    call, named "name", "name#2", ...  include_input puts the flattened input first, as "input".
-    X is processed in batches of batch_size on `device` (default: the model's).
+    call, named "name", "name#2", ...  include_input puts the flattened input first, as "input" (the
+    values as given, float64 kept); include_output appends the model's own output last, as "output"
+    (Hehl et al. include the 1-D sigmoid output of their classifiers).
+    X is processed in batches of batch_size on `device` (default: the model's).  Activations are
+    float32 (float64 when the model computes in float64).
 
-    Returns an ordered dict, layers in the order the forward pass reached them.
+    Returns an ordered dict, layers in the order the forward pass reached them; ricci_flow takes it as it
+    is and keeps the names.
     """
-    if isinstance(batch_size, bool) or int(batch_size) < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or int(batch_size) < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    named = dict(model.named_modules())
-    if layers is None:
-        layers = activation_modules(model)
-        if not layers:
-            raise ValueError(
-                "the model has no activation modules (nn.ReLU, nn.Tanh, ...) to capture by default; "
-                f"name the layers: layers=[...] from {list(named)[1:][:20]}"
-            )
-    else:
-        layers = [layers] if isinstance(layers, str) else list(layers)
-        missing = [name for name in layers if name not in named]
-        if missing:
-            raise ValueError(f"layers: no modules named {missing}; the model has {list(named)[1:][:30]}")
+    for flag, value in (("include_input", include_input), ("include_output", include_output)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{flag} must be True or False, got {value!r}.")
+    layers = _check_layers(model, layers)
+    if include_output and "output" in layers:
+        raise ValueError("include_output=True names the model's output 'output', which is also a module in layers=; "
+                         "drop it from layers= or pass include_output=False.")
     device = torch.device(device) if device is not None else _model_device(model)
-    X_t = torch.as_tensor(X)
-    if X_t.ndim < 2:
-        raise ValueError(f"X: expected shape (N, ...) with one row per probe point, got {tuple(X_t.shape)}.")
-    if not X_t.is_floating_point():
-        X_t = X_t.to(torch.float32)
+    X_given, X_t = _probe_tensor(X, _model_dtype(model))
+    named = dict(model.named_modules())
 
     records: dict[str, list] = {}
     order: list[str] = []
     calls: dict[str, int] = {}
+    outputs: list = []
+    last_output: dict = {}
+    same_as: list[str] = []
 
     def make_hook(name):
         def hook(module, inputs, output):
@@ -99,8 +134,10 @@ def capture_activations(model: nn.Module, X, layers=None, include_input: bool = 
             if key not in records:
                 records[key] = []
                 order.append(key)
-            tensor = _first_tensor(output, name).detach()
-            records[key].append(tensor.reshape(tensor.shape[0], -1).to("cpu", torch.float32))
+            tensor = _first_tensor(output, name)
+            last_output[key] = tensor
+            tensor = tensor.detach()
+            records[key].append(tensor.reshape(tensor.shape[0], -1).to("cpu", _store_dtype(tensor)))
 
         return hook
 
@@ -111,7 +148,13 @@ def capture_activations(model: nn.Module, X, layers=None, include_input: bool = 
         with torch.no_grad():
             for start in range(0, X_t.shape[0], int(batch_size)):
                 calls.clear()
-                model(X_t[start:start + int(batch_size)].to(device))
+                result = model(X_t[start:start + int(batch_size)].to(device))
+                if include_output:
+                    tensor = _first_tensor(result, "the model")
+                    if start == 0:
+                        same_as.extend(key for key, value in last_output.items() if value is tensor)
+                    tensor = tensor.detach()
+                    outputs.append(tensor.reshape(tensor.shape[0], -1).to("cpu", _store_dtype(tensor)))
     finally:
         for handle in handles:
             handle.remove()
@@ -119,10 +162,46 @@ def capture_activations(model: nn.Module, X, layers=None, include_input: bool = 
             module.training = mode
     out: OrderedDict[str, np.ndarray] = OrderedDict()
     if include_input:
-        out["input"] = X_t.detach().reshape(X_t.shape[0], -1).to("cpu", torch.float32).numpy()
+        # the probe values as given: float64 kept, integers exact in float64, the rest float32
+        wide = X_given.dtype == torch.float64 or (not X_given.is_floating_point() and X_given.dtype != torch.bool)
+        out["input"] = X_given.reshape(X_given.shape[0], -1).to("cpu", torch.float64 if wide else torch.float32).numpy()
     for key in order:
         out[key] = torch.cat(records[key]).numpy()
+    if include_output:
+        out["output"] = torch.cat(outputs).numpy()
+        if same_as:
+            warnings.warn(
+                f"include_output=True: the model's output is the output of captured layer {same_as[0]!r} (the model "
+                f"ends with it), so 'output' repeats that layer and the transition between them is trivial; leave "
+                f"it out of layers= or pass include_output=False.",
+                stacklevel=2,
+            )
     return out
+
+
+def _check_layers(model, layers):
+    named = dict(model.named_modules())
+    if layers is None:
+        layers = activation_modules(model)
+        if not layers:
+            raise ValueError(
+                "the model has no activation modules (nn.ReLU, nn.Tanh, ...) to capture by default; "
+                f"name the layers: layers=[...] from {list(named)[1:][:20]}"
+            )
+        return layers
+    layers = [layers] if isinstance(layers, str) else list(layers)
+    bad = [name for name in layers if not isinstance(name, str)]
+    if bad:
+        raise TypeError(f"layers: module names are strings (see model.named_modules()), got {bad}.")
+    missing = [name for name in layers if name not in named]
+    if missing:
+        raise ValueError(f"layers: no modules named {missing}; the model has {list(named)[1:][:30]}")
+    return layers
+
+
+#: History columns the monitor writes itself (user metrics must not reuse them).
+MONITOR_COLUMNS = ("epoch", "flow_computed", "global_coefficient", "mean_local_coefficient", "negative_local_share",
+                   "disconnected_layers", "n_joined_edges", "warnings")
 
 
 class RicciFlowMonitor:
@@ -130,67 +209,135 @@ class RicciFlowMonitor:
 
         monitor = RicciFlowMonitor(model, X_probe, k=30, every=5, labels=y_probe)
         for epoch in range(epochs):
-            train_one_epoch(...)
-            monitor.step(epoch)
-        monitor.history          # one row per recorded epoch
+            loss = train_one_epoch(...)
+            monitor.step(epoch, loss=loss)
+        monitor.history          # one row per recorded epoch, user metrics beside the coefficients
         monitor.plot("flow_over_training.png")
 
-    Each step captures the layers (capture_activations; the model's mode is left as it was), computes
-    ricci_flow with the given options and appends the global coefficient, each layer coefficient, the
-    mean and the negative share of the local coefficients and, with labels, the curvature gap per layer.
-    Disconnected layers give NaN for the global coefficient (disconnected="nan") instead of stopping
-    training; their count is recorded.
+    Every argument is checked when the monitor is made (a typo in curvature= fails here, not after an
+    epoch of training).  Each step captures the layers (capture_activations; the model's mode is left
+    as it was), computes ricci_flow with the given options (no progress bar unless progress=True) and
+    appends the global coefficient, each layer coefficient ("layer_coefficient[a->b]"), the mean and
+    the negative share of the local coefficients, the edges joined, and with labels the curvature gap
+    per layer ("curvature_gap[name]", Hehl et al.'s formula).  disconnected: as in ricci_flow; "join"
+    (default) keeps coefficients defined when training separates the classes, "nan" records NaN, "raise"
+    stops.  Why a value is NaN (or graphs were joined) is said once, in a warning, the first time it
+    happens, and every step's warnings are kept in the "warnings" column.
     """
 
     def __init__(self, model: nn.Module, X_probe, *, k: int = 30, curvature: str = "forman", every: int = 1,
-                 layers=None, include_input: bool = True, labels=None, batch_size: int = 1024,
-                 keep_flows: bool = False, disconnected: str = "nan", **flow_options):
-        if isinstance(every, bool) or int(every) < 1:
+                 layers=None, include_input: bool = True, include_output: bool = False, labels=None,
+                 batch_size: int = 1024, keep_flows: bool = False, disconnected: str = "join",
+                 progress: bool = False, **flow_options):
+        from ricci_fast._validation import check_k
+        from ricci_fast.flow import check_flow_options
+
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or int(every) < 1:
             raise ValueError(f"every must be a positive integer, got {every!r}.")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or int(batch_size) < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        for flag, value in (("include_input", include_input), ("include_output", include_output),
+                            ("keep_flows", keep_flows)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{flag} must be True or False, got {value!r}.")
+        unknown = set(flow_options) - {"metric", "symmetrize", "method", "geodesic_sources", "seed"} \
+            - {"alpha", "solver", "epsilon", "tol", "max_iter", "device", "batch_size"}
+        if unknown:
+            raise TypeError(f"RicciFlowMonitor got unknown options {sorted(unknown)}.")
+        curvature_options = {key: value for key, value in flow_options.items()
+                             if key not in ("metric", "symmetrize", "method", "geodesic_sources", "seed")}
+        self._options = check_flow_options(
+            k=k, curvature=curvature, disconnected=disconnected, progress=progress,
+            metric=flow_options.get("metric"), symmetrize=flow_options.get("symmetrize"),
+            method=flow_options.get("method"), geodesic_sources=flow_options.get("geodesic_sources"),
+            seed=flow_options.get("seed"), curvature_options=curvature_options,
+        )
+        self.layers = _check_layers(model, layers)
+        if include_output and "output" in self.layers:
+            raise ValueError("include_output=True names the model's output 'output', which is also a module in layers=.")
+        _, probe = _probe_tensor(X_probe, _model_dtype(model))
+        check_k(k, probe.shape[0])
         self.model = model
         self.X_probe = X_probe
-        self.k = k
+        self.k = int(k)
         self.curvature = curvature
         self.every = int(every)
-        self.layers = layers
-        self.include_input = include_input
+        self.include_input = bool(include_input)
+        self.include_output = bool(include_output)
         self.labels = None if labels is None else np.asarray(labels)
-        if self.labels is not None and self.labels.shape[0] != len(X_probe):
-            raise ValueError(f"labels: {self.labels.shape[0]} labels for {len(X_probe)} probe points.")
-        self.batch_size = batch_size
-        self.keep_flows = keep_flows
+        if self.labels is not None and self.labels.shape != (probe.shape[0],):
+            raise ValueError(f"labels: expected one label per probe point, shape ({probe.shape[0]},), "
+                             f"got {self.labels.shape}.")
+        self.batch_size = int(batch_size)
+        self.keep_flows = bool(keep_flows)
         self.disconnected = disconnected
-        self.flow_options = flow_options
+        self.progress = bool(progress)
+        self.flow_options = dict(flow_options)
         self.flows: dict[int, RicciFlow] = {}
         self.last_flow: RicciFlow | None = None
         self._rows: list[dict] = []
+        self._said: set[str] = set()
 
-    def step(self, epoch: int) -> RicciFlow | None:
-        """Record the flow at this epoch if epoch is a multiple of `every`; returns it (else None)."""
+    @staticmethod
+    def _metric(name, value):
+        if name in MONITOR_COLUMNS or name.startswith(("layer_coefficient[", "curvature_gap[")):
+            raise ValueError(f"metric {name!r}: that column is the monitor's own; choose another name.")
+        if isinstance(value, torch.Tensor):
+            if value.numel() != 1:
+                raise ValueError(f"metric {name!r}: expected a scalar, got a tensor of shape {tuple(value.shape)}.")
+            value = value.detach().cpu().item()
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"metric {name!r}: expected a real number, got {value!r}.")
+        return float(value)
+
+    def step(self, epoch: int, **metrics) -> RicciFlow | None:
+        """Record the flow at this epoch if epoch is a multiple of `every`, with the user's metrics
+        (step(epoch, loss=..., accuracy=...): real numbers or 1-element tensors) beside it; returns the
+        flow (else None).  Metrics given at an epoch without a flow get a row of their own
+        (flow_computed False, coefficients NaN), so nothing passed in is dropped."""
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)):
+            raise TypeError(f"epoch must be an integer, got {epoch!r}.")
+        values = {name: self._metric(name, value) for name, value in metrics.items()}
         if epoch % self.every:
+            if values:
+                self._rows.append({"epoch": int(epoch), "flow_computed": False, **values})
             return None
-        acts = capture_activations(self.model, self.X_probe, self.layers, self.include_input, self.batch_size)
+        acts = capture_activations(self.model, self.X_probe, self.layers, self.include_input, self.batch_size,
+                                   include_output=self.include_output)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            flow = ricci_flow(list(acts.values()), self.k, curvature=self.curvature, disconnected=self.disconnected,
-                              progress=False, **self.flow_options)
+            flow = ricci_flow(acts, self.k, curvature=self.curvature, disconnected=self.disconnected,
+                              progress=self.progress, **self.flow_options)
+        messages = sorted({str(w.message) for w in caught})
+        for message in messages:
+            reason = _reason(message)
+            if reason not in self._said:
+                self._said.add(reason)
+                warnings.warn(f"RicciFlowMonitor, epoch {epoch}: {message} (said once; every step's warnings are "
+                              f"in history['warnings'])", stacklevel=2)
+        finite = flow.local_coefficients[np.isfinite(flow.local_coefficients)]
         row = {
-            "epoch": epoch,
+            "epoch": int(epoch),
+            "flow_computed": True,
+            **values,
             "global_coefficient": flow.global_coefficient,
             "mean_local_coefficient": flow.mean_local_coefficient,
-            "negative_local_share": float(np.mean(flow.local_coefficients[np.isfinite(flow.local_coefficients)] < 0)),
+            "negative_local_share": float(np.mean(finite < 0)) if finite.size else float("nan"),
             "disconnected_layers": int(np.count_nonzero(flow.n_components > 1)),
-            "warnings": "; ".join(sorted({str(w.message) for w in caught})),
+            "n_joined_edges": int(flow.n_joined_edges.sum()),
+            "warnings": "; ".join(messages),
         }
-        for l, value in enumerate(flow.layer_coefficients):
-            row[f"layer_coefficient_{l}"] = value
+        for transition, value in zip(flow.transition_names, flow.layer_coefficients):
+            row[f"layer_coefficient[{transition}]"] = value
         if self.labels is not None:
-            for l, value in enumerate(flow.curvature_gap(self.labels)):
-                row[f"curvature_gap_{l}"] = value
+            for name, value in zip(flow.layer_names, flow.curvature_gap(self.labels)):
+                row[f"curvature_gap[{name}]"] = value
         self._rows.append(row)
         self.last_flow = flow
         if self.keep_flows:
-            self.flows[epoch] = flow
+            self.flows[int(epoch)] = flow
         return flow
 
     @property
@@ -201,3 +348,11 @@ class RicciFlowMonitor:
         from ricci_fast.plotting import plot_history
 
         return plot_history(self.history, path)
+
+
+def _reason(message: str) -> str:
+    """A warning's kind: its text before the first ': ', without numbers (each kind is said once, not
+    again when only the layers or counts change from step to step)."""
+    import re
+
+    return re.sub(r"\d+", "#", message.split(": ", 1)[0])

@@ -203,3 +203,64 @@ def balanced_forman_loops(graph: nx.Graph, i: int, j: int) -> float:
     if gamma > 0:
         value += (len(qi) + len(qj)) / (gamma * max(di, dj))
     return value
+
+
+def joining_edges(X, graph: nx.Graph, metric: str = "euclidean") -> list[tuple[int, int]]:
+    """The shortest edges that connect `graph` (docs/definitions.md section 4, disconnected="join"),
+    the slow way: for every pair of components the closest pair of points from scipy's dense cdist
+    (ties by the lower pair (i, j), i < j), then Kruskal's algorithm over the components on those pairs,
+    ordered by (squared distance, i, j)."""
+    from scipy.spatial.distance import cdist
+
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    if metric == "cosine":
+        X = X / np.linalg.norm(X, axis=1, keepdims=True)
+    components = [sorted(c) for c in nx.connected_components(graph)]
+    candidates = []
+    for a in range(len(components)):
+        for b in range(a + 1, len(components)):
+            A, B = components[a], components[b]
+            D = cdist(X[A], X[B], "sqeuclidean")
+            best = None
+            for p, i in enumerate(A):
+                for q, j in enumerate(B):
+                    key = (D[p, q], min(i, j), max(i, j))
+                    if best is None or key < best:
+                        best = key
+            candidates.append((best, a, b))
+    parent = list(range(len(components)))
+
+    def root(c):
+        while parent[c] != c:
+            c = parent[c]
+        return c
+
+    chosen = []
+    for (d2, i, j), a, b in sorted(candidates):
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[ra] = rb
+            chosen.append((i, j))
+    return chosen
+
+
+def joined_knn_nx_graph(X, k: int, metric: str = "euclidean", symmetrize: str = "union"):
+    """The k-NN graph with `joining_edges` added, and those edges."""
+    graph = knn_nx_graph(X, k, metric, symmetrize)
+    edges = joining_edges(X, graph, metric)
+    graph.add_edges_from(edges)
+    return graph, edges
+
+
+def curvature_gap_authors(adjacency, curvatures, labels) -> float:
+    """Hehl, von Renesse and Weber's curvature gap as their community_structure.py computes it: edges
+    (i, j), i < j, from the nonzero pattern of the adjacency matrix, the curvature looked up in a dense
+    matrix, population standard deviations (np.std), denominator sqrt((sigma_within^2 + sigma_between^2) / 2)."""
+    A = sp.csr_matrix(adjacency)
+    C = np.asarray(curvatures.todense() if sp.issparse(curvatures) else curvatures)
+    within, between = [], []
+    rows, cols = A.nonzero()
+    for i, j in zip(rows, cols):
+        if i < j:
+            (within if labels[i] == labels[j] else between).append(C[i, j])
+    return float((np.mean(within) - np.mean(between)) / np.sqrt(0.5 * (np.std(within) ** 2 + np.std(between) ** 2)))

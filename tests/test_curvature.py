@@ -1,3 +1,5 @@
+import warnings
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -120,3 +122,85 @@ def test_errors(rng):
         rf.edge_curvature(graph.to_scipy())
     with pytest.raises(ValueError, match="curvature='oops'"):
         rf.layer_curvature(rng.normal(size=(20, 3)), 3, curvature="oops")
+
+
+@pytest.mark.parametrize("kind", ["forman", "augmented_forman", "approx_ollivier", "ollivier"])
+def test_curvature_gap_matches_the_authors_formula(kind):
+    from ricci_fast import datasets
+
+    for X, y in (datasets.concentric_circles(300, noise=0.3, seed=1), datasets.entangled_spirals(250, noise=0.1)):
+        layer = rf.layer_curvature(X, 8, curvature=kind, geodesics=False)
+        expected = reference.curvature_gap_authors(layer.graph.to_scipy(), layer.curvature_matrix(), y)
+        assert rf.curvature_gap(layer, y) == pytest.approx(expected, rel=1e-12)
+        assert rf.curvature_gap(layer, y, denominator="authors") == rf.curvature_gap(layer, y)
+
+
+def test_curvature_gap_pooled_and_edge_cases(rng):
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    layer = rf.layer_curvature(X, 5, geodesics=False)
+    edges = layer.graph.edges()
+    values = np.array([layer.curvature_matrix()[i, j] for i, j in edges])
+    same = y[edges[:, 0]] == y[edges[:, 1]]
+    w, b = values[same], values[~same]
+    pooled = np.sqrt(((w.size - 1) * w.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / (w.size + b.size - 2))
+    assert rf.curvature_gap(layer, y, denominator="pooled") == pytest.approx((w.mean() - b.mean()) / pooled, rel=1e-12)
+    assert np.isnan(rf.curvature_gap(layer, np.zeros(60)))  # no between-class edges
+    with pytest.raises(ValueError, match="denominator='cohen' is not supported"):
+        rf.curvature_gap(layer, y, denominator="cohen")
+    # a single between-class edge: the authors' formula is defined, the pooled one needs 2
+    graph = rf.Graph.from_edges([(0, 1), (1, 2), (0, 2), (2, 3), (3, 4), (4, 5), (3, 5)], 6)
+    tiny = rf.curvature_of_graph(graph, "augmented_forman", geodesics=False)
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    assert np.isfinite(rf.curvature_gap(tiny, labels)) and np.isnan(rf.curvature_gap(tiny, labels, "pooled"))
+    assert rf.curvature_gap(tiny, labels) == pytest.approx(
+        reference.curvature_gap_authors(graph.to_scipy(), tiny.curvature_matrix(), labels), rel=1e-12)
+
+
+def test_duplicate_rows_warn_with_count_and_layer(rng):
+    X = rng.normal(size=(200, 6))
+    X[:30] = 0.0  # dead ReLUs: 30 all-zero rows, 29 of them repeats
+    X[30:33] = X[40]
+    X[50] = -0.0 * X[50]  # -0.0 counts as 0.0
+    with pytest.warns(UserWarning, match=r"layer 'relu': 33 of 200 rows \(16.5%\) repeat another row, 31 of them "
+                                         r"all-zero") as record:
+        rf.layer_curvature(X, 5, name="relu", geodesics=False)
+    assert "probe points" in str(record[0].message)
+    assert rf.curvature.duplicate_rows(X) == (33, 31)
+    few = rng.normal(size=(200, 6))
+    few[:5] = few[100]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rf.layer_curvature(few, 5, geodesics=False)  # 5 of 200 (2.5%): below the threshold, no warning
+    torch = pytest.importorskip("torch")
+    assert rf.curvature.duplicate_rows(torch.tensor(X)) == (33, 31)
+
+
+def test_layer_curvature_join_and_names(rng):
+    X = np.r_[rng.normal(size=(40, 3)), rng.normal(size=(25, 3)) + 50, rng.normal(size=(5, 3)) - 50]
+    layer = rf.layer_curvature(X, 4, disconnected="join", name="encoder")
+    assert layer.name == "encoder" and layer.n_joined_edges == 2 and layer.n_components == 1
+    assert np.isfinite(layer.geodesic_sum)
+    assert "name='encoder'" in repr(layer) and "n_joined_edges=2" in repr(layer)
+    ref_graph, ref_edges = reference.joined_knn_nx_graph(X, 4)
+    assert sorted(map(tuple, layer.joined_edges.tolist())) == sorted(ref_edges)
+    hops = reference.hop_matrix(ref_graph)
+    np.testing.assert_array_equal(layer.node_geodesic_sums, hops.sum(axis=1))
+    kept = rf.layer_curvature(X, 4)
+    assert kept.n_components == 3 and kept.joined_edges is None and np.isinf(kept.geodesic_sum)
+    with pytest.raises(ValueError, match="3 components of sizes 40, 25, 5"):
+        rf.layer_curvature(X, 4, disconnected="raise")
+    with pytest.raises(TypeError, match="name must be a non-empty string"):
+        rf.layer_curvature(X, 4, name=3)
+
+
+def test_join_uses_the_graph_metric(rng):
+    from ricci_fast.components import join_components
+
+    X = np.r_[rng.normal(size=(30, 4)) + [8, 0, 0, 0], rng.normal(size=(30, 4)) + [0, 8, 0, 0]]
+    graph = rf.knn_graph(X, 3, metric="cosine")
+    assert graph.n_components > 1
+    _, edges, lengths = join_components(graph, X)
+    assert sorted(map(tuple, edges.tolist())) == sorted(reference.joined_knn_nx_graph(X, 3, metric="cosine")[1])
+    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
+    np.testing.assert_allclose(lengths, np.linalg.norm(unit[edges[:, 0]] - unit[edges[:, 1]], axis=1), rtol=1e-12)

@@ -62,6 +62,6 @@ def test_curvature_gap_by_hand(rng):
     same = y[edges[:, 0]] == y[edges[:, 1]]
     w, b = values[same], values[~same]
     pooled = np.sqrt(((w.size - 1) * w.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / (w.size + b.size - 2))
-    assert rf.curvature_gap(layer, y) == pytest.approx((w.mean() - b.mean()) / pooled, rel=1e-12)
+    assert rf.curvature_gap(layer, y, denominator="pooled") == pytest.approx((w.mean() - b.mean()) / pooled, rel=1e-12)
     with pytest.raises(ValueError, match="one label per point"):
         rf.curvature_gap(layer, y[:-1])

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -174,14 +176,17 @@ def test_monitor_history_matches_direct_calls():
         flow = monitor.step(epoch)
         assert (flow is None) == (epoch % 2 == 1)
         if flow is not None:
-            direct = rf.ricci_flow(list(capture_activations(model, X).values()), 6, progress=False, disconnected="nan")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                direct = rf.ricci_flow(capture_activations(model, X), 6, progress=False)
             row = monitor.history.loc[epoch]
             assert row["global_coefficient"] == pytest.approx(direct.global_coefficient, nan_ok=True)
             assert row["mean_local_coefficient"] == pytest.approx(direct.mean_local_coefficient)
-            for l, value in enumerate(direct.layer_coefficients):
-                assert row[f"layer_coefficient_{l}"] == pytest.approx(value, nan_ok=True)
-            for l, value in enumerate(direct.curvature_gap(labels)):
-                assert row[f"curvature_gap_{l}"] == pytest.approx(value, nan_ok=True)
+            assert direct.layer_names == ("input", "1", "3", "5", "7")
+            for transition, value in zip(direct.transition_names, direct.layer_coefficients):
+                assert row[f"layer_coefficient[{transition}]"] == pytest.approx(value, nan_ok=True)
+            for name, value in zip(direct.layer_names, direct.curvature_gap(labels)):
+                assert row[f"curvature_gap[{name}]"] == pytest.approx(value, nan_ok=True)
     assert list(monitor.history.index) == [0, 2, 4]
     assert sorted(monitor.flows) == [0, 2, 4]
     assert model.training  # the monitor leaves training mode alone
@@ -229,3 +234,143 @@ def test_torch_backend_errors():
         rf.knn_graph(torch.tensor([[0.0, 1], [float("nan"), 2], [3, 4], [5, 6]]), 1, backend="torch")
     with pytest.raises(ValueError, match="method='kdtree' runs on the CPU"):
         rf.knn_graph(torch.zeros(5, 2), 1, method="kdtree", backend="torch")
+
+
+def test_float64_int_bool_and_list_probes_are_cast_to_the_model_dtype():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    X = digits.data[:80]  # float64, as scikit-learn gives it
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 2))
+    acts = capture_activations(model, X)
+    with torch.no_grad():
+        expected = torch.relu(model[0](torch.tensor(X, dtype=torch.float32))).numpy()
+    np.testing.assert_allclose(acts["1"], expected, rtol=1e-6, atol=1e-6)
+    assert acts["input"].dtype == np.float64 and np.array_equal(acts["input"], X)
+    for probe_points in (X.astype(np.int64), X > 4, X.tolist(), torch.tensor(X)):
+        again = capture_activations(model, probe_points)
+        assert again["1"].dtype == np.float32 and again["1"].shape == (80, 16)
+    np.testing.assert_allclose(capture_activations(model, X.astype(np.int64))["input"], X.astype(np.int64))
+    double = nn.Sequential(nn.Linear(64, 16), nn.ReLU()).double()
+    assert capture_activations(double, X.astype(np.float32))["0" if False else "1"].dtype == np.float64
+    with pytest.raises(TypeError, match="expected real numbers"):
+        capture_activations(model, np.array([["a"] * 64] * 3))
+    with pytest.raises(TypeError, match="complex"):
+        capture_activations(model, np.ones((3, 64), complex))
+
+
+def test_include_output_appends_the_model_output():
+    model = mlp(1)
+    X = probe()
+    acts = capture_activations(model, X, include_output=True)
+    assert list(acts) == ["input", "1", "3", "5", "output"]
+    with torch.no_grad():
+        np.testing.assert_allclose(acts["output"], model(torch.tensor(X)).numpy(), rtol=1e-6)
+    sigmoid = nn.Sequential(nn.Linear(2, 6), nn.ReLU(), nn.Linear(6, 1), nn.Sigmoid())
+    with pytest.warns(UserWarning, match="the model's output is the output of captured layer '3'"):
+        one_d = capture_activations(sigmoid, X, include_output=True, include_input=False)
+    assert list(one_d) == ["1", "3", "output"] and one_d["output"].shape == (60, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hidden_only = capture_activations(sigmoid, X, layers=["1"], include_output=True)
+    assert list(hidden_only) == ["input", "1", "output"]
+    np.testing.assert_array_equal(hidden_only["output"], one_d["output"])
+
+    class Named(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.output = nn.Linear(2, 2)
+
+        def forward(self, x):
+            return self.output(x)
+
+    with pytest.raises(ValueError, match="include_output=True names the model's output 'output'"):
+        capture_activations(Named(), X, layers=["output"], include_output=True)
+
+
+def test_flow_takes_the_dict_and_keeps_names():
+    model = Nested()
+    X = probe(n=80)
+    acts = capture_activations(model, X, layers=["encoder.0", "encoder.1", "encoder.2", "head"])
+    assert list(acts) == ["input", "encoder.0", "encoder.1", "encoder.2", "head"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        flow = rf.ricci_flow(acts, k=6, progress=False)
+        by_list = rf.ricci_flow(list(acts.values()), k=6, progress=False)
+    assert flow.layer_names == tuple(acts)
+    assert [layer.name for layer in flow.layers] == list(acts)
+    assert flow.transition_names[-1] == "encoder.2->head"
+    assert list(flow.to_pandas("layer").index) == list(acts)
+    assert "node_eta[encoder.0->encoder.1]" in flow.to_pandas().columns
+    assert "'encoder.2'" in repr(flow)
+    np.testing.assert_array_equal(flow.local_coefficients, by_list.local_coefficients)
+
+
+def test_monitor_checks_arguments_when_made():
+    model = mlp()
+    X = probe()
+    cases = [
+        ({"curvature": "formann"}, ValueError, "curvature='formann' is not supported"),
+        ({"k": 0}, ValueError, "k must be a positive integer"),
+        ({"k": 100}, ValueError, "k=100 is out of range for 60 points"),
+        ({"k": 2.5}, TypeError, "k must be an integer"),
+        ({"every": 0}, ValueError, "every must be a positive integer"),
+        ({"layers": ["nope"]}, ValueError, "no modules named \\['nope'\\]"),
+        ({"labels": np.zeros(59)}, ValueError, "one label per probe point"),
+        ({"disconnected": "ignore"}, ValueError, "disconnected='ignore'"),
+        ({"metric": "l1"}, ValueError, "metric='l1'"),
+        ({"geodesic_sources": 1.5}, TypeError, "geodesic_sources"),
+        ({"alpha": 0.5}, TypeError, "curvature='forman' takes no options"),
+        ({"curvature": "ollivier", "alpha": 2}, ValueError, "alpha=2.0 is out of range"),
+        ({"batch_size": 0}, ValueError, "batch_size must be a positive integer"),
+        ({"progress": 1}, TypeError, "progress must be True or False"),
+        ({"colour": "red"}, TypeError, "unknown options \\['colour'\\]"),
+    ]
+    for options, error, match in cases:
+        with pytest.raises(error, match=match):
+            RicciFlowMonitor(model, X, **options)
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        RicciFlowMonitor(lambda x: x, X)
+
+
+def test_monitor_records_user_metrics_and_says_once_why():
+    from ricci_fast.datasets import concentric_circles
+
+    X, y = concentric_circles(300)  # disconnected at k=10: two rings
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(),
+                          nn.Linear(8, 2))
+    monitor = RicciFlowMonitor(model, X, k=10, every=2, labels=y, disconnected="nan")
+    with pytest.warns(UserWarning, match="RicciFlowMonitor, epoch 0: .*global coefficient is NaN"):
+        monitor.step(0, loss=torch.tensor(0.7), accuracy=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same reason is not said again
+        monitor.step(2, loss=0.6, accuracy=np.float32(0.75))
+    monitor.step(3, loss=0.55)  # no flow at odd epochs, but the metric is kept
+    history = monitor.history
+    assert list(history.index) == [0, 2, 3]
+    assert history["loss"].tolist() == pytest.approx([0.7, 0.6, 0.55])
+    assert history["flow_computed"].tolist() == [True, True, False]
+    assert np.isnan(history.loc[0, "global_coefficient"]) and "disconnected" in history.loc[0, "warnings"]
+    with pytest.raises(ValueError, match="that column is the monitor's own"):
+        monitor.step(4, global_coefficient=1.0)
+    with pytest.raises(TypeError, match="metric 'loss': expected a real number"):
+        monitor.step(4, loss="low")
+    joined = RicciFlowMonitor(model, X, k=10, labels=y)  # default: join, so the coefficients are defined
+    with pytest.warns(UserWarning, match="joined by their shortest edges"):
+        flow = joined.step(0)
+    assert np.isfinite(flow.global_coefficient) and joined.history.loc[0, "n_joined_edges"] >= 1
+    assert "curvature_gap[input]" in joined.history.columns
+
+
+def test_monitor_shows_no_progress_bar_by_default(capsys):
+    model = mlp(2, width=6, depth=3)
+    X = probe(n=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        RicciFlowMonitor(model, X, k=5).step(0)
+        quiet = capsys.readouterr()
+        RicciFlowMonitor(model, X, k=5, progress=True).step(0)
+        loud = capsys.readouterr()
+    assert "ricci_flow" not in quiet.err and "ricci_flow" in loud.err
