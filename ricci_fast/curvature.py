@@ -138,6 +138,14 @@ class LayerCurvature:
             f"total_curvature={self.total_curvature:.6g}, geodesic_sum={g}, n_components={self.n_components})"
         )
 
+    def plot(self, path: str | None = None, **options):
+        """Figure of this layer (ricci_fast.plotting.plot_layer: edge and node curvature, curvature against
+        geodesic sum, and with points=(N, 2) positions the graph coloured by curvature); saved to path
+        when given.  Needs matplotlib (pip install ".[plot]"); returns the Figure."""
+        from ricci_fast.plotting import plot_layer
+
+        return plot_layer(self, path, **options)
+
 
 def curvature_of_graph(graph: Graph, curvature: str = "forman", *, geodesics: bool = True, **options) -> LayerCurvature:
     """A LayerCurvature for a graph you already have (see `layer_curvature` for activations)."""
