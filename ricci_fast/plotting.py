@@ -68,7 +68,7 @@ def _long(names) -> bool:
 
 def _set_ticks(ax, labels):
     ax.set_xticks(np.arange(len(labels)))
-    crowded = len(labels) > 6 or sum(len(label) for label in labels) > 36
+    crowded = sum(len(label) + 2 for label in labels) > 40
     ax.set_xticklabels(labels, rotation=45 if crowded else 0, ha="right" if crowded else "center",
                        rotation_mode="anchor" if crowded else "default")
 
