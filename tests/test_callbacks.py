@@ -232,8 +232,8 @@ def test_lightning_callback_checks_its_arguments():
 # --- Hugging Face Trainer -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pass_trainer", [True, False])
-def test_hf_trainer_callback_logs_the_flow_and_leaves_the_model_alone(tmp_path, pass_trainer):
+@pytest.mark.parametrize("pass_trainer, on", [(True, "epoch"), (False, "epoch"), (True, "evaluate")])
+def test_hf_trainer_callback_logs_the_flow_and_leaves_the_model_alone(tmp_path, pass_trainer, on):
     transformers = pytest.importorskip("transformers")
     pytest.importorskip("accelerate")
     from ricci_fast.callbacks import RicciFlowTrainerCallback
@@ -264,18 +264,27 @@ def test_hf_trainer_callback_logs_the_flow_and_leaves_the_model_alone(tmp_path, 
             self.states = []
             self.acts = []
 
-        def on_epoch_end(self, args, state, control, model=None, **kwargs):
+        def record(self, model):
             self.states.append(model_state(model))
             self.acts.append(by_hand(model.net, X))
+
+        def on_epoch_end(self, args, state, control, model=None, **kwargs):
+            if on == "epoch":
+                self.record(model)
+
+        def on_evaluate(self, args, state, control, model=None, **kwargs):
+            if on == "evaluate":
+                self.record(model)
 
     args = transformers.TrainingArguments(
         output_dir=str(tmp_path), num_train_epochs=3, per_device_train_batch_size=32, learning_rate=0.02,
         use_cpu=True, report_to="none", save_strategy="no", logging_strategy="epoch", disable_tqdm=True,
-        seed=0)
+        seed=0, eval_strategy="epoch" if on == "evaluate" else "no")
     before, after = Witness(), Witness()
     model = Model()
-    trainer = transformers.Trainer(model=model, args=args, train_dataset=Points())
-    callback = RicciFlowTrainerCallback(X, k=K, every=2, labels=y, trainer=trainer if pass_trainer else None)
+    trainer = transformers.Trainer(model=model, args=args, train_dataset=Points(),
+                                   eval_dataset=Points() if on == "evaluate" else None)
+    callback = RicciFlowTrainerCallback(X, k=K, every=2, labels=y, on=on, trainer=trainer if pass_trainer else None)
     for cb in (before, callback, after):
         trainer.add_callback(cb)
     trainer.train()
@@ -283,7 +292,7 @@ def test_hf_trainer_callback_logs_the_flow_and_leaves_the_model_alone(tmp_path, 
     assert callback.monitor.history.index.tolist() == [0, 2]
     for b, a in zip(before.states, after.states):
         assert_same_state(b, a)
-    assert all(all(flags) for flags, _, _ in before.states)
+    assert all(all(flags) for flags, _, _ in before.states) == (on == "epoch")  # evaluation runs in eval mode
     names = layer_labels(callback.monitor.last_flow)
     rows = [row for row in trainer.state.log_history if "ricci/global_coefficient" in row]
     assert [row["epoch"] for row in rows] == [1.0, 3.0]  # HF counts completed epochs
