@@ -1,7 +1,7 @@
 """ricci_fast: exact, fast discrete Ricci curvature of neural-network layers and the Ricci-flow
 coefficients that relate it to how geodesics change from layer to layer.
 
-Definitions: SPEC.md (shipped as docs/definitions.md).  The first call in a fresh environment compiles
+Definitions: docs/definitions.md.  The first call in a fresh environment compiles
 the Numba kernels (about 20-40 s); they are cached on disk, so later processes start in about a second.
 """
 

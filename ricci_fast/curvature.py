@@ -245,6 +245,14 @@ class LayerCurvature:
             f"total_curvature={self.total_curvature:.6g}, geodesic_sum={g}, n_components={self.n_components}{joined})"
         )
 
+    def plot(self, path: str | None = None, **options):
+        """Figure of this layer (ricci_fast.plotting.plot_layer: edge and node curvature, curvature against
+        geodesic sum, and with points=(N, 2) positions the graph coloured by curvature); saved to path
+        when given.  Needs matplotlib (pip install ".[plot]"); returns the Figure."""
+        from ricci_fast.plotting import plot_layer
+
+        return plot_layer(self, path, **options)
+
 
 def _check_name(name):
     if name is not None and (not isinstance(name, str) or not name):

@@ -7,6 +7,7 @@ network is scikit-learn's MLPClassifier and its hidden activations are recompute
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -55,9 +56,12 @@ def _train_torch(X_train, y_train, X_probe, y_probe, seed, k, epochs=300):
 
 def run_demo(out: str | None = "ricci_fast_demo.png", n_points: int = 1000, seed: int = 0, k: int = 30,
              progress: bool = True, backend: str = "auto"):
-    """Train, capture, compute the flow, print it and (with matplotlib) write the figure(s).
+    """Train, capture, compute the flow, print it and (with matplotlib) write the figure to `out`.
 
-    backend: "torch", "sklearn" or "auto" (torch when installed)."""
+    The figure (ricci_fast.plotting.plot_demo) is the only file written, at `out` (its folder is made
+    if missing); out=None writes nothing.  With PyTorch its last row shows the RicciFlowMonitor's
+    coefficients during training.  backend: "torch", "sklearn" or "auto" (torch when installed).
+    The quantities are defined in docs/definitions.md."""
     from ricci_fast.datasets import concentric_circles
     from ricci_fast.flow import ricci_flow
 
@@ -99,15 +103,15 @@ def run_demo(out: str | None = "ricci_fast_demo.png", n_points: int = 1000, seed
         print(monitor.history[columns].to_string(float_format=lambda v: f"{v:.3f}"))
     if out:
         try:
-            from ricci_fast.plotting import plot_flow, plot_history
+            from ricci_fast.plotting import plot_demo
         except ImportError:  # pragma: no cover - matplotlib is in the demo extra
             print("matplotlib is not installed: no figure written")
         else:
-            plot_flow(flow, out, title=f"{DEPTH}x{WIDTH} ReLU MLP on concentric circles (accuracy {accuracy:.2f}): "
-                                       f"global Ricci coefficient {flow.global_coefficient:.3f}")
+            folder = os.path.dirname(os.path.abspath(out))
+            os.makedirs(folder, exist_ok=True)
+            # one file, the one --out names: the training history is a row of the same figure
+            plot_demo(flow, None if monitor is None else monitor.history, out,
+                      title=f"{DEPTH}x{WIDTH} ReLU MLP on concentric circles (probe accuracy {accuracy:.2f}): "
+                            f"global Ricci coefficient {flow.global_coefficient:.3f}")
             print(f"\nfigure written to {out}")
-            if monitor is not None:
-                history_png = out[:-4] + "_training.png" if out.endswith(".png") else out + "_training.png"
-                plot_history(monitor.history, history_png)
-                print(f"training history written to {history_png}")
     return flow

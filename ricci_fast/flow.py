@@ -191,6 +191,14 @@ class RicciFlow:
             f"  geodesic_sum={fmt(self.geodesic_sum)}{joined})"
         )
 
+    def plot(self, path: str | None = None, **options):
+        """Figure of this flow (ricci_fast.plotting.plot_flow: curvature, geodesic change, layer and local
+        coefficients, and node curvature against expansion per transition); saved to path when given.
+        Needs matplotlib (pip install ".[plot]"); returns the Figure."""
+        from ricci_fast.plotting import plot_flow
+
+        return plot_flow(self, path, **options)
+
 
 def _named_layers(layers) -> tuple[list[str], list]:
     """(names, items) from a Mapping (keys, in order) or a sequence (LayerCurvature names when every
