@@ -41,14 +41,15 @@ def describe_components(graph: Graph, limit: int = 6) -> str:
     return f"{sizes.size} components of sizes {shown}{more}"
 
 
-def _points(graph: Graph, X) -> np.ndarray:
+def _points(graph: Graph, X) -> tuple[np.ndarray, int]:
     from ricci_fast._validation import as_activation_array
     from ricci_fast.graph import _prepare_points
 
     X = as_activation_array(X)
     if X.shape[0] != graph.n_nodes:
         raise ValueError(f"X: {X.shape[0]} points for a graph of {graph.n_nodes} nodes.")
-    # the joining edges are shortest in the metric the graph was built with (unit vectors for cosine)
+    # the joining edges are shortest in the metric the graph was built with (unit vectors for cosine),
+    # searched on the points scaled by 2^-exponent as knn_graph does (exact; immune to magnitude)
     return _prepare_points(X, graph.metric or "euclidean")
 
 
@@ -159,9 +160,9 @@ def join_components(graph: Graph, X, n_threads: int | None = None):
         raise ValueError("graph: joining components is defined for unweighted k-NN graphs only.")
     if graph.n_components == 1:
         return graph, np.zeros((0, 2), np.int64), np.zeros(0, np.float64)
-    Xp = _points(graph, X)
+    Xp, exponent = _points(graph, X)
     edges, lengths = shortest_joining_edges(Xp, graph.component_labels, n_threads)
-    return with_edges(graph, edges), edges, lengths
+    return with_edges(graph, edges), edges, np.ldexp(lengths, exponent)
 
 
 def connecting_k(graph: Graph, X, edges: np.ndarray | None = None) -> int | None:
@@ -170,7 +171,7 @@ def connecting_k(graph: Graph, X, edges: np.ndarray | None = None) -> int | None
     the work would exceed SUGGEST_K_BUDGET."""
     if graph.n_components == 1:
         return graph.k
-    Xp = _points(graph, X)
+    Xp, _ = _points(graph, X)
     if edges is None:
         if joining_cost(graph, Xp.shape[1]) > SUGGEST_K_BUDGET:
             return None
