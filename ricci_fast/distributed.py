@@ -459,8 +459,7 @@ def flow_many(tasks, client: Client | None = None, *, k: int = 30, curvature: st
     finally:
         if journal is not None:
             journal.close()
-            if results:
-                _write_out(table(), out)
+            _write_out(table(), out)
     frame = table()
     frame.attrs.update(n_resumed=len(done), n_run=len(todo),
                        journal_seconds=journal.seconds if journal is not None else 0.0)
