@@ -161,16 +161,18 @@ def _parameters(k, curvature, flow_options) -> dict:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or int(k) < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}.")
     check_choice(curvature, "curvature", CURVATURES)
+    # plain-valued defaults only: a sentinel default cannot be recorded, and leaving it out is safe
+    # (an option given explicitly then merely reruns)
     defaults = {name: p.default for name, p in inspect.signature(ricci_flow).parameters.items()
-                if p.default is not inspect.Parameter.empty and name not in ("progress", "k", "curvature")}
+                if p.default is not inspect.Parameter.empty and name not in ("progress", "k", "curvature")
+                and (p.default is None or isinstance(p.default, (bool, int, float, str)))}
     params = {**defaults, "disconnected": "nan", **flow_options, "k": int(k), "curvature": curvature}
     if "progress" in params or "client" in params:
         raise ValueError("flow_many: pass progress= to flow_many itself; each task's flow runs without a bar.")
-    check_choice(params["metric"], "metric", METRICS)
-    check_choice(params["symmetrize"], "symmetrize", SYMMETRIZE)
-    check_choice(params["method"], "method", METHODS)
-    disconnected = _disconnected_choices()
-    check_choice(params["disconnected"], "disconnected", disconnected)
+    for name, choices in (("metric", METRICS), ("symmetrize", SYMMETRIZE), ("method", METHODS),
+                          ("disconnected", _disconnected_choices())):
+        if name in params:
+            check_choice(params[name], name, choices)
     try:
         json.dumps(params, allow_nan=True)
     except TypeError:
@@ -196,7 +198,7 @@ def _match_key(task: dict, parameters_json: str) -> str:
 
 def _task_row(task: dict, params: dict) -> dict:
     row = {key: value for key, value in task.items() if key != "load"}
-    row.update({name: params[name] for name in PARAMETER_COLUMNS if name != "parameters"})
+    row.update({name: params.get(name) for name in PARAMETER_COLUMNS if name != "parameters"})
     row["parameters"] = json.dumps(params, sort_keys=True)
     return row
 
