@@ -90,19 +90,14 @@ def _bfs_with_groups(graph, sums, targets, direction, sources, progress):
     return node_sums, target_dist, np.concatenate(groups) if groups else np.zeros(0, np.int64)
 
 
-def geodesic_sums(graph: Graph, *, progress: bool = False, client=None) -> np.ndarray:
+def geodesic_sums(graph: Graph, *, progress: bool = False) -> np.ndarray:
     """G(x) = sum over all nodes y of the hop distance d(x, y), as float64 (inf where x cannot reach
     every node, i.e. everywhere when the graph is disconnected).
 
-    client: a dask.distributed Client to split the sources across its workers (the graph is scattered
-    once); the result is identical to the local one.  For a sampled estimate of the layer sum from a few
-    sources, see `sampled_geodesic_sum`."""
+    On a Dask cluster: ricci_fast.distributed.geodesic_sums(graph, client), the same numbers.  For a
+    sampled estimate of the layer sum from a few sources, see `sampled_geodesic_sum`."""
     if check_graph(graph).n_components > 1:
         return np.full(graph.n_nodes, np.inf)
-    if client is not None:
-        from ricci_fast.distributed import geodesic_sums as distributed_sums
-
-        return distributed_sums(graph, client=client)
     node_sums, _ = run_bfs(graph, sums=True, progress=progress)
     return node_sums.astype(np.float64)
 

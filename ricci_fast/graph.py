@@ -378,7 +378,9 @@ def knn_graph(
     method: "auto" (a KD-tree for at most KDTREE_MAX_DIMS features, else blocked BLAS brute force, and
     above APPROXIMATE_ABOVE points in more dimensions approximate search, with a warning and a recall
     check), "exact" (always exact), "brute", "kdtree", or "approximate" (NN-descent via pynndescent: its
-    first call compiles for 35-200 s and its recall falls on high-intrinsic-dimension data).  check_recall=M (or True for 1000) measures recall@k of approximate search
+    first call compiles for 35-200 s and its recall falls on high-intrinsic-dimension data; the graph is
+    the same for a given random_state whatever the thread count; the one path that is not fork-safe,
+    since pynndescent runs on Numba's OpenMP threads).  check_recall=M (or True for 1000) measures recall@k of approximate search
     against exact search on M random points and stores it in Graph.recall.
 
     backend: "auto" searches on the GPU when X is a torch tensor there (exact search, same tie rule;
@@ -412,7 +414,7 @@ def knn_graph(
         except ImportError:
             warnings.warn(
                 f"N={n_points} is above {APPROXIMATE_ABOVE}, where method='auto' would use approximate search, "
-                f"but pynndescent is not installed (pip install 'ricci_fast[approximate]'); searching exactly.",
+                f"but pynndescent is not installed (pip install \".[approximate]\" from a checkout); searching exactly.",
                 stacklevel=2,
             )
         else:
@@ -420,8 +422,9 @@ def knn_graph(
             check_recall = 1000 if check_recall is None else check_recall
             warnings.warn(
                 f"N={n_points} > {APPROXIMATE_ABOVE}: method='auto' uses approximate k-NN search (NN-descent); "
-                f"its recall@k on {check_recall} random points is in Graph.recall. Pass method='exact' to "
-                f"search exactly (time grows as N^2).",
+                f"its recall@k on {check_recall} random points is in Graph.recall. It is deterministic for a "
+                f"given random_state whatever the thread count, but not fork-safe (pynndescent uses Numba's "
+                f"OpenMP threads). Pass method='exact' to search exactly (time grows as N^2).",
                 stacklevel=2,
             )
     if method in ("auto", "exact"):
@@ -572,15 +575,22 @@ def _kdtree_knn(Xd: np.ndarray, k: int):
 
 
 def _approximate_knn(Xd: np.ndarray, k: int, random_state):
+    """NN-descent candidates (pynndescent), then the exact float64 top-k among them.
+
+    Deterministic for a given random_state whatever the thread count: pynndescent's parallel NN-descent
+    depends on how its Numba threads interleave (44% of its candidate rows, and 6% of the final graph's
+    rows, differed between 1 and 2 threads), so it runs with n_jobs=1; the exact refinement is bit-identical for every thread count.
+    Not fork-safe: pynndescent's kernels use Numba's parallel (OpenMP) threads, so a process that forks
+    afterwards (a torch DataLoader with fork workers) may abort; the exact methods have no such limit."""
     try:
         from pynndescent import NNDescent
     except ImportError:
         raise ImportError(
-            "method='approximate' needs pynndescent: pip install 'ricci_fast[approximate]'."
+            'method=\'approximate\' needs pynndescent: pip install ".[approximate]" (from a checkout of ricci_fast).'
         ) from None
     n_points = Xd.shape[0]
     n_neighbors = min(n_points, k + 1)
-    index = NNDescent(Xd, n_neighbors=n_neighbors, metric="euclidean", random_state=random_state)
+    index = NNDescent(Xd, n_neighbors=n_neighbors, metric="euclidean", random_state=random_state, n_jobs=1)
     candidates = np.ascontiguousarray(index.neighbor_graph[0], dtype=np.int64)
     out_idx = np.empty((n_points, k), np.int32)
     out_sq = np.empty((n_points, k), np.float64)
