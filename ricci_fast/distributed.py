@@ -17,7 +17,6 @@ deployment (dask-scheduler / dask-worker, dask-jobqueue, dask-mpi) works through
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 import math
 import os
@@ -36,8 +35,7 @@ except ImportError:  # pragma: no cover - exercised only without dask
 
 from ricci_fast import _io
 from ricci_fast._io import load_layers, read_layers  # noqa: F401 - load_layers is part of this module's API
-from ricci_fast._validation import check_choice
-from ricci_fast.graph import METHODS, METRICS, SYMMETRIZE, Graph
+from ricci_fast.graph import Graph
 
 #: The column that identifies a task across runs (its position in `tasks` unless the task has an "id").
 TASK_KEY = "task"
@@ -154,25 +152,18 @@ def _normalise_tasks(tasks) -> tuple[list[dict], list[str]]:
 
 
 def _parameters(k, curvature, flow_options) -> dict:
-    """Every option the flow runs with, defaults filled in, so that equal runs record equal parameters."""
-    from ricci_fast.curvature import CURVATURES
-    from ricci_fast.flow import ricci_flow
+    """Every option the flow runs with, checked and with defaults filled in (as ricci_flow fills them),
+    so that equal runs record equal parameters."""
+    from ricci_fast.flow import check_flow_options
 
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or int(k) < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}.")
-    check_choice(curvature, "curvature", CURVATURES)
-    # plain-valued defaults only: a sentinel default cannot be recorded, and leaving it out is safe
-    # (an option given explicitly then merely reruns)
-    defaults = {name: p.default for name, p in inspect.signature(ricci_flow).parameters.items()
-                if p.default is not inspect.Parameter.empty and name not in ("progress", "k", "curvature")
-                and (p.default is None or isinstance(p.default, (bool, int, float, str)))}
-    params = {**defaults, "disconnected": "nan", **flow_options, "k": int(k), "curvature": curvature}
-    if "progress" in params or "client" in params:
+    options = dict(flow_options)
+    if "progress" in options or "client" in options:
         raise ValueError("flow_many: pass progress= to flow_many itself; each task's flow runs without a bar.")
-    for name, choices in (("metric", METRICS), ("symmetrize", SYMMETRIZE), ("method", METHODS),
-                          ("disconnected", _disconnected_choices())):
-        if name in params:
-            check_choice(params[name], name, choices)
+    named = {name: options.pop(name) for name in
+             ("disconnected", "metric", "symmetrize", "method", "geodesic_sources", "seed") if name in options}
+    checked = check_flow_options(k=k, curvature=curvature, curvature_options=options, **named)
+    del checked["progress"]
+    params = {**checked.pop("curvature_options"), **checked}
     try:
         json.dumps(params, allow_nan=True)
     except TypeError:

@@ -78,9 +78,11 @@ def test_failures_are_reported_in_their_rows(client, manifest, tmp_path):
     assert errors["m0"] == "" and errors["m1"] == ""
     assert errors["missing"].startswith("FileNotFoundError")
     assert errors["bad"].startswith("ValueError") and "layer 1 has 9" in errors["bad"]
-    # a disconnected network is a NaN global coefficient (disconnected="nan"), not a failure
+    # a disconnected network is joined (ricci_flow's default, disconnected="join"), not a failure
     row = table[table["model"] == "disconnected"].iloc[0]
-    assert row["error"] == "" and np.isnan(row["global_coefficient"])
+    assert row["error"] == "" and np.isfinite(row["global_coefficient"]) and row["disconnected"] == "join"
+    as_nan = distributed.flow_many(tasks[3:4], client, k=6, disconnected="nan", progress=False)
+    assert as_nan["error"].iloc[0] == "" and np.isnan(as_nan["global_coefficient"].iloc[0])
     strict = distributed.flow_many(tasks[3:4], client, k=6, disconnected="raise", progress=False)
     assert "disconnected" in strict["error"].iloc[0]
 
