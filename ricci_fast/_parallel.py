@@ -91,6 +91,7 @@ def parallel_for(
     chunk: int | None = None,
     scratch: Callable | None = None,
     chunks_per_thread: int = 8,
+    min_chunk: int = 1,
 ) -> list:
     """Run work(start, stop, state) over consecutive ranges covering [0, n_items); return the results in
     range order.
@@ -98,7 +99,8 @@ def parallel_for(
     work is expected to call a nogil kernel (so threads run at once) and to write only its own output
     slots.  state is scratch() made once per thread (None without scratch), for per-thread work arrays.
     chunk: items per range (default: about chunks_per_thread ranges per thread, so that a slow thread
-    takes fewer).  The calling thread works too; with one thread or one range nothing else is started.
+    takes fewer), but at least min_chunk (so that cheap items are not split below what starting a thread
+    costs, ~0.1 ms).  The calling thread works too; with one thread or one range nothing else is started.
     The first exception stops further ranges from being handed out and is raised once all threads stop.
     """
     n_items = int(n_items)
@@ -106,7 +108,7 @@ def parallel_for(
         return []
     threads = get_num_threads() if n_threads is None else _check_threads(n_threads)
     if chunk is None:
-        chunk = -(-n_items // (threads * chunks_per_thread))
+        chunk = max(-(-n_items // (threads * chunks_per_thread)), int(min_chunk))
     chunk = max(1, int(chunk))
     bounds = [(start, min(start + chunk, n_items)) for start in range(0, n_items, chunk)]
     results = [None] * len(bounds)
