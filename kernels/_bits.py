@@ -37,3 +37,12 @@ def find_sorted(indices, start, stop, value):
             hi = mid
     return lo
 
+
+
+def as_kernel_array(a, dtype):
+    """a as a C-contiguous, writeable array of dtype: the one array type each kernel is compiled for.
+
+    A read-only array (np.load(mmap_mode="r"), an array Dask deserialised) is a different Numba type and
+    would compile the kernel a second time; copying it is O(size) and much cheaper."""
+    a = np.ascontiguousarray(a, dtype=dtype)
+    return a if a.flags.writeable else a.copy()

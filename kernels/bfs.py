@@ -19,7 +19,7 @@ from numba import njit
 
 from ricci_fast._parallel import parallel_for
 
-from ricci_fast.kernels._bits import ONE, find_sorted, lowest_bit_index, popcount
+from ricci_fast.kernels._bits import ONE, as_kernel_array, find_sorted, lowest_bit_index, popcount
 
 WORD_BITS = 64
 #: Machine words per node and batch: WORDS x 64 sources share one pass over the graph.
@@ -187,11 +187,11 @@ def multi_source_bfs(indptr, indices, sources, want_sums, t_indptr, t_indices, d
     Returns (sums (N,) int64, target distances int32, group totals int64): group g holds the sum of
     G(s) = sum over reached v of d(s, v) for sources[64 g: 64 g + 64] (for sampling error bars).
     """
-    indptr = np.ascontiguousarray(indptr, dtype=np.int64)
-    indices = np.ascontiguousarray(indices, dtype=np.int32)
-    sources = np.ascontiguousarray(sources, dtype=np.int64)
-    t_indptr = np.ascontiguousarray(t_indptr, dtype=np.int64)
-    t_indices = np.ascontiguousarray(t_indices, dtype=np.int32)
+    indptr = as_kernel_array(indptr, np.int64)
+    indices = as_kernel_array(indices, np.int32)
+    sources = as_kernel_array(sources, np.int64)
+    t_indptr = as_kernel_array(t_indptr, np.int64)
+    t_indices = as_kernel_array(t_indices, np.int32)
     want_sums = bool(want_sums)
     direction = int(direction)
     n_nodes = indptr.shape[0] - 1

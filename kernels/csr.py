@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from numba import njit
 
 from ricci_fast._parallel import parallel_for
+from ricci_fast.kernels._bits import as_kernel_array
 
 
 def _indptr_of(lengths):
@@ -85,8 +86,8 @@ def row_means_range(indptr, values, start, stop, out):
 
 def row_means(indptr, values, n_threads=None):
     """Mean of each row's values (NaN for an empty row)."""
-    indptr = np.ascontiguousarray(indptr, dtype=np.int64)
-    values = np.ascontiguousarray(values, dtype=np.float64)
+    indptr = as_kernel_array(indptr, np.int64)
+    values = as_kernel_array(values, np.float64)
     n_rows = indptr.shape[0] - 1
     out = np.empty(max(n_rows, 0), np.float64)
     parallel_for(n_rows, lambda a, b, _: row_means_range(indptr, values, a, b, out), n_threads=n_threads,
@@ -95,7 +96,7 @@ def row_means(indptr, values, n_threads=None):
 
 
 @njit(cache=True, nogil=True)
-def upper_triangle_sum(indptr, indices, values):
+def _upper_triangle_sum(indptr, indices, values):
     """Sum of values over undirected edges, each counted once (the entry with i < j), in CSR order."""
     total = 0.0
     n_rows = indptr.shape[0] - 1
@@ -104,3 +105,9 @@ def upper_triangle_sum(indptr, indices, values):
             if indices[p] > i:
                 total += values[p]
     return total
+
+
+def upper_triangle_sum(indptr, indices, values):
+    """Sum of values over undirected edges, each counted once (the entry with i < j), in CSR order."""
+    return _upper_triangle_sum(as_kernel_array(indptr, np.int64), as_kernel_array(indices, np.int32),
+                               as_kernel_array(values, np.float64))

@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit
 
 from ricci_fast._parallel import parallel_for
+from ricci_fast.kernels._bits import as_kernel_array
 
 FORMAN = 0
 AUGMENTED_FORMAN = 1
@@ -52,6 +53,8 @@ def edge_triangles_range(indptr, indices, start, stop, triangles):
 
 def edge_triangles(indptr, indices, n_threads=None):
     """T(i, j) for every CSR entry (int32): the number of common neighbours of its two end points."""
+    indptr = as_kernel_array(indptr, np.int64)
+    indices = as_kernel_array(indices, np.int32)
     triangles = np.empty(indices.shape[0], np.int32)
     parallel_for(indptr.shape[0] - 1, lambda a, b, _: edge_triangles_range(indptr, indices, a, b, triangles),
                  n_threads=n_threads, min_chunk=256)
@@ -111,6 +114,9 @@ def combinatorial_curvature(indptr, indices, triangles, kind, n_threads=None):
     """Forman, augmented Forman, approximate Ollivier-Ricci, lower Ricci or a Jost-Liu bound of every
     CSR entry, as float64 (triangles: int32, may be empty for Forman)."""
     kind = int(kind)
+    indptr = as_kernel_array(indptr, np.int64)
+    indices = as_kernel_array(indices, np.int32)
+    triangles = as_kernel_array(triangles, np.int32)
     if kind == FORMAN or kind == AUGMENTED_FORMAN:
         # integer arithmetic, exact in float64 and in the kernel's order: numpy gives the same bits, and a
         # Forman layer then compiles no curvature kernel at all
@@ -186,6 +192,9 @@ def balanced_forman_range(indptr, indices, triangles, start, stop, in_i, in_j, s
 
 def balanced_forman(indptr, indices, triangles, n_threads=None):
     """Balanced Forman curvature of every CSR entry, as float64 (see balanced_forman_range)."""
+    indptr = as_kernel_array(indptr, np.int64)
+    indices = as_kernel_array(indices, np.int32)
+    triangles = as_kernel_array(triangles, np.int32)
     n_nodes = indptr.shape[0] - 1
     out = np.empty(indices.shape[0], np.float64)
 

@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from ricci_fast._parallel import parallel_for
+from ricci_fast.kernels._bits import as_kernel_array
 
 _UNIT_ROUNDOFF = np.finfo(np.float64).eps / 2
 
@@ -216,8 +217,9 @@ def refine_candidates_range(X, rows, candidates, k, start, stop, out_idx, out_sq
 def refine_candidates(X, rows, candidates, k, out_idx, out_sqdist, n_threads=None):
     """refine_candidates_range over all rows (X float64, rows and candidates int64, out_idx int32,
     out_sqdist float64, all C-contiguous), in parallel."""
-    rows = np.ascontiguousarray(rows, dtype=np.int64)
-    candidates = np.ascontiguousarray(candidates, dtype=np.int64)
+    X = as_kernel_array(X, np.float64)
+    rows = as_kernel_array(rows, np.int64)
+    candidates = as_kernel_array(candidates, np.int64)
     k = int(k)
     parallel_for(rows.shape[0],
                  lambda a, b, _: refine_candidates_range(X, rows, candidates, k, a, b, out_idx, out_sqdist),
@@ -249,7 +251,8 @@ def rows_exact_topk_range(X, rows, k, start, stop, out_idx, out_sqdist):
 
 def rows_exact_topk(X, rows, k, out_idx, out_sqdist, n_threads=None):
     """Exact k nearest other points of the given rows by a full scan (for recall checks), in parallel."""
-    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    X = as_kernel_array(X, np.float64)
+    rows = as_kernel_array(rows, np.int64)
     k = int(k)
     parallel_for(rows.shape[0], lambda a, b, _: rows_exact_topk_range(X, rows, k, a, b, out_idx, out_sqdist),
                  n_threads=n_threads, min_chunk=8)

@@ -217,8 +217,16 @@ def test_every_kernel_has_one_signature(graphs):
     rf.layer_curvature(X[:500], 6)
     rf.former_neighbour_distances(graph, former)
     rf.knn_graph(X[:300, :3], 5, method="kdtree")
+    # read-only arrays (np.load(mmap_mode="r"), Dask) are another Numba type: they must not compile again
+    indptr, indices = graph.indptr.copy(), graph.indices.copy()
+    indptr.flags.writeable = False
+    indices.flags.writeable = False
+    frozen = rf.Graph(indptr, indices)
+    np.testing.assert_array_equal(rf.geodesic_sums(frozen), rf.geodesic_sums(graph))
+    for kind in ("approx_ollivier", "balanced_forman"):
+        np.testing.assert_array_equal(rf.edge_curvature(frozen, kind), rf.edge_curvature(graph, kind))
     kernels = [_bfs.bfs_batches_range, _forman.edge_triangles_range, _forman.combinatorial_curvature_range,
-               _forman.balanced_forman_range, _csr.row_means_range, _csr.upper_triangle_sum,
+               _forman.balanced_forman_range, _csr.row_means_range, _csr._upper_triangle_sum,
                _knn.brute_block_topk, _knn.refine_candidates_range]
     # (functions called only from other kernels are compiled into their callers, so a cached caller leaves
     # their dispatchers empty: only the kernels called from Python are checked)
