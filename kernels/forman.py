@@ -57,7 +57,7 @@ def edge_triangles(indptr, indices, n_threads=None):
     indices = as_kernel_array(indices, np.int32)
     triangles = np.empty(indices.shape[0], np.int32)
     parallel_for(indptr.shape[0] - 1, lambda a, b, _: edge_triangles_range(indptr, indices, a, b, triangles),
-                 n_threads=n_threads, min_chunk=256)
+                 n_threads=n_threads, min_chunk=2048)
     return triangles
 
 
@@ -128,7 +128,7 @@ def combinatorial_curvature(indptr, indices, triangles, kind, n_threads=None):
     out = np.empty(indices.shape[0], np.float64)
     parallel_for(indptr.shape[0] - 1,
                  lambda a, b, _: combinatorial_curvature_range(indptr, indices, triangles, kind, a, b, out),
-                 n_threads=n_threads, min_chunk=1024)
+                 n_threads=n_threads, min_chunk=2048)
     return out
 
 

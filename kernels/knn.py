@@ -223,7 +223,7 @@ def refine_candidates(X, rows, candidates, k, out_idx, out_sqdist, n_threads=Non
     k = int(k)
     parallel_for(rows.shape[0],
                  lambda a, b, _: refine_candidates_range(X, rows, candidates, k, a, b, out_idx, out_sqdist),
-                 n_threads=n_threads, min_chunk=256)
+                 n_threads=n_threads, min_chunk=1024)
 
 
 @njit(cache=True, nogil=True)
