@@ -332,3 +332,13 @@ print("INITIALISED", numba_parallel._is_initialized)
 """, env_drop=("NUMBA_THREADING_LAYER",))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "INITIALISED False" in done.stdout
+
+
+def test_warmup_times_every_stage(capsys):
+    from ricci_fast.warmup import warmup
+
+    times = warmup(progress=True)
+    assert {"knn (brute force)", "Forman layer", "geodesics", "Ollivier-Ricci (exact)", "total"} <= set(times)
+    assert all(seconds >= 0 for seconds in times.values())
+    assert times["total"] >= max(seconds for name, seconds in times.items() if name != "total")
+    assert "Forman layer" in capsys.readouterr().out
