@@ -10,7 +10,7 @@ _M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
 _H01 = np.uint64(0x0101010101010101)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def popcount(x):
     x = x - ((x >> np.uint64(1)) & _M1)
     x = (x & _M2) + ((x >> np.uint64(2)) & _M2)
@@ -18,13 +18,13 @@ def popcount(x):
     return np.int64((x * _H01) >> np.uint64(56))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def lowest_bit_index(x):
     """Index of the lowest set bit of a nonzero word."""
     return popcount((x & (~x + ONE)) - ONE)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def find_sorted(indices, start, stop, value):
     """Position of value in the sorted run indices[start:stop] (or where it would go)."""
     lo = start
@@ -36,3 +36,13 @@ def find_sorted(indices, start, stop, value):
         else:
             hi = mid
     return lo
+
+
+
+def as_kernel_array(a, dtype):
+    """a as a C-contiguous, writeable array of dtype: the one array type each kernel is compiled for.
+
+    A read-only array (np.load(mmap_mode="r"), an array Dask deserialised) is a different Numba type and
+    would compile the kernel a second time; copying it is O(size) and much cheaper."""
+    a = np.ascontiguousarray(a, dtype=dtype)
+    return a if a.flags.writeable else a.copy()

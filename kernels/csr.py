@@ -1,131 +1,102 @@
-"""Compressed sparse row (CSR) building blocks: symmetrisation, relabelling, per-node reductions."""
+"""Compressed sparse row (CSR) building blocks: symmetrisation, relabelling, per-node reductions.
+
+Symmetrisation and relabelling are numpy / scipy (compiled already, as fast here, and nothing for Numba
+to compile on a first call).  The kernel (row_means_range) is a serial nogil function over a range of
+rows [start, stop) that writes only its own rows; row_means drives it with ricci_fast._parallel (no
+prange: see that module).  Each kernel has one type signature (int64 indptr, int32 indices, float64
+values), so it compiles once.
+"""
 
 import numpy as np
-from numba import njit, prange
+import scipy.sparse as sp
+from numba import njit
+
+from ricci_fast._parallel import parallel_for
+from ricci_fast.kernels._bits import as_kernel_array
 
 
-@njit(cache=True, nogil=True)
-def _directed_both_ways(knn):
-    """Every k-NN arc i->j stored in row i and in row j, unsorted, with duplicates."""
-    n_points, k = knn.shape
-    counts = np.full(n_points, k, np.int64)
-    for i in range(n_points):
-        for t in range(k):
-            counts[knn[i, t]] += 1
-    indptr = np.zeros(n_points + 1, np.int64)
-    for i in range(n_points):
-        indptr[i + 1] = indptr[i] + counts[i]
-    entries = np.empty(indptr[n_points], np.int32)
-    fill = indptr[:n_points].copy()
-    for i in range(n_points):
-        for t in range(k):
-            j = knn[i, t]
-            entries[fill[i]] = j
-            fill[i] += 1
-            entries[fill[j]] = i
-            fill[j] += 1
-    return indptr, entries
+def _indptr_of(lengths):
+    indptr = np.zeros(lengths.shape[0] + 1, np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    return indptr
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def _sort_and_keep(indptr, entries, mutual):
-    """Sort each row in place and compact it: union keeps each neighbour once, mutual keeps only the
-    neighbours seen twice (the arc in both directions).  Returns the new row lengths."""
-    n_points = indptr.shape[0] - 1
-    lengths = np.empty(n_points, np.int64)
-    for i in prange(n_points):
-        start = indptr[i]
-        stop = indptr[i + 1]
-        row = entries[start:stop]
-        row.sort()
-        kept = 0
-        pos = 0
-        n = stop - start
-        while pos < n:
-            value = row[pos]
-            run = 1
-            while pos + run < n and row[pos + run] == value:
-                run += 1
-            if not mutual or run >= 2:
-                row[kept] = value
-                kept += 1
-            pos += run
-        lengths[i] = kept
-    return lengths
-
-
-@njit(cache=True, nogil=True)
-def _compact(indptr, entries, lengths):
-    n_points = lengths.shape[0]
-    new_indptr = np.zeros(n_points + 1, np.int64)
-    for i in range(n_points):
-        new_indptr[i + 1] = new_indptr[i] + lengths[i]
-    indices = np.empty(new_indptr[n_points], np.int32)
-    for i in range(n_points):
-        indices[new_indptr[i]:new_indptr[i + 1]] = entries[indptr[i]:indptr[i] + lengths[i]]
-    return new_indptr, indices
-
-
-@njit(cache=True, nogil=True)
 def symmetrize_knn(knn, mutual):
-    """Undirected CSR (int64 indptr, sorted int32 indices, no self-loops) from an (N, k) neighbour table.
+    """Undirected CSR (int64 indptr, sorted int32 indices, no self-loops) from an (N, k) neighbour table
+    (distinct neighbours per row, none the row itself).  union: edge i-j if j is among i's neighbours or
+    i among j's; mutual: both.
 
-    union: edge i-j if j is among i's neighbours or i among j's; mutual: both.
-    """
-    indptr, entries = _directed_both_ways(knn)
-    lengths = _sort_and_keep(indptr, entries, mutual)
-    return _compact(indptr, entries, lengths)
+    scipy's compiled COO -> CSR conversion (a counting sort, then a sort per row) does this as fast as a
+    Numba kernel here and needs no compilation on a first call."""
+    knn = np.ascontiguousarray(knn)
+    n_points, k = knn.shape
+    if n_points == 0:
+        return np.zeros(1, np.int64), np.zeros(0, np.int32)
+    heads = np.repeat(np.arange(n_points, dtype=np.int32), k)
+    tails = knn.ravel().astype(np.int32, copy=False)
+    # every arc in both directions; an edge chosen from both ends is stored twice and counted 2 (int8)
+    matrix = sp.csr_matrix(
+        (np.ones(2 * heads.size, np.int8), (np.concatenate([heads, tails]), np.concatenate([tails, heads]))),
+        shape=(n_points, n_points),
+    )
+    matrix.sum_duplicates()
+    indptr = matrix.indptr.astype(np.int64)
+    indices = matrix.indices.astype(np.int32, copy=False)
+    if not mutual:
+        return indptr, indices
+    keep = matrix.data == 2
+    kept_before = np.zeros(indices.shape[0] + 1, np.int64)
+    np.cumsum(keep, out=kept_before[1:])
+    return kept_before[indptr], indices[keep]
 
 
-@njit(cache=True, nogil=True, parallel=True)
 def relabel(indptr, indices, order, rank):
     """The same graph with node order[p] renamed p (rank is the inverse of order), rows sorted.
 
     Also returns, for each new entry, its position in the original indices array, so values computed
-    on the relabelled graph can be written back.
+    on the relabelled graph can be written back.  Gathers in numpy, sorts rows with scipy's compiled
+    per-row sort (nothing to compile on a first call).
     """
-    n_points = indptr.shape[0] - 1
-    new_indptr = np.zeros(n_points + 1, np.int64)
-    for p in range(n_points):
-        old = order[p]
-        new_indptr[p + 1] = new_indptr[p] + (indptr[old + 1] - indptr[old])
-    new_indices = np.empty(new_indptr[n_points], np.int32)
-    origin = np.empty(new_indptr[n_points], np.int64)
-    for p in prange(n_points):
-        old = order[p]
-        start = indptr[old]
-        length = indptr[old + 1] - start
-        keys = np.empty(length, np.int64)
-        for t in range(length):
-            keys[t] = rank[indices[start + t]]
-        perm = np.argsort(keys)
-        base = new_indptr[p]
-        for t in range(length):
-            new_indices[base + t] = keys[perm[t]]
-            origin[base + t] = start + perm[t]
-    return new_indptr, new_indices, origin
+    order = np.asarray(order, dtype=np.int64)
+    rank = np.asarray(rank, dtype=np.int64)
+    n_points = order.shape[0]
+    lengths = np.diff(indptr)[order]
+    new_indptr = _indptr_of(lengths)
+    origin = np.repeat(indptr[:-1][order] - new_indptr[:-1], lengths) + np.arange(new_indptr[-1], dtype=np.int64)
+    matrix = sp.csr_matrix((origin, rank[indices[origin]].astype(np.int32), new_indptr), shape=(n_points, n_points))
+    matrix.has_sorted_indices = False
+    matrix.sort_indices()
+    return new_indptr, matrix.indices.astype(np.int32, copy=False), matrix.data
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def row_means(indptr, values):
-    """Mean of each row's values (NaN for an empty row)."""
-    n_rows = indptr.shape[0] - 1
-    out = np.empty(n_rows, np.float64)
-    for i in prange(n_rows):
-        start = indptr[i]
-        stop = indptr[i + 1]
-        if stop == start:
+@njit(cache=True, nogil=True)
+def row_means_range(indptr, values, start, stop, out):
+    """Mean of each row's values (NaN for an empty row), summed in CSR order."""
+    for i in range(start, stop):
+        first = indptr[i]
+        last = indptr[i + 1]
+        if last == first:
             out[i] = np.nan
             continue
         total = 0.0
-        for p in range(start, stop):
+        for p in range(first, last):
             total += values[p]
-        out[i] = total / (stop - start)
+        out[i] = total / (last - first)
+
+
+def row_means(indptr, values, n_threads=None):
+    """Mean of each row's values (NaN for an empty row)."""
+    indptr = as_kernel_array(indptr, np.int64)
+    values = as_kernel_array(values, np.float64)
+    n_rows = indptr.shape[0] - 1
+    out = np.empty(max(n_rows, 0), np.float64)
+    parallel_for(n_rows, lambda a, b, _: row_means_range(indptr, values, a, b, out), n_threads=n_threads,
+                 min_chunk=4096)
     return out
 
 
 @njit(cache=True, nogil=True)
-def upper_triangle_sum(indptr, indices, values):
+def _upper_triangle_sum(indptr, indices, values):
     """Sum of values over undirected edges, each counted once (the entry with i < j), in CSR order."""
     total = 0.0
     n_rows = indptr.shape[0] - 1
@@ -134,3 +105,9 @@ def upper_triangle_sum(indptr, indices, values):
             if indices[p] > i:
                 total += values[p]
     return total
+
+
+def upper_triangle_sum(indptr, indices, values):
+    """Sum of values over undirected edges, each counted once (the entry with i < j), in CSR order."""
+    return _upper_triangle_sum(as_kernel_array(indptr, np.int64), as_kernel_array(indices, np.int32),
+                               as_kernel_array(values, np.float64))

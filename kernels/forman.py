@@ -2,10 +2,17 @@
 Ollivier-Ricci, Park and Li's lower Ricci curvature, the Jost-Liu bounds on Ollivier-Ricci curvature,
 and Topping et al.'s balanced Forman curvature.  Values are written for both directions of every edge
 (CSR entry p of row i is edge i-indices[p]); both directions are computed by the same symmetric
-formula, in (min degree, max degree) order, so they are bit-identical."""
+formula, in (min degree, max degree) order, so they are bit-identical.
+
+The kernels (names ending in _range) are serial nogil functions over a range of nodes [start, stop) that
+write only the CSR entries of those rows; the functions without the suffix drive them with
+ricci_fast._parallel (no prange: see that module)."""
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from ricci_fast._parallel import parallel_for
+from ricci_fast.kernels._bits import as_kernel_array
 
 FORMAN = 0
 AUGMENTED_FORMAN = 1
@@ -15,7 +22,7 @@ JOST_LIU_LOWER = 4
 JOST_LIU_UPPER = 5
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def common_neighbours(indices, start_a, stop_a, start_b, stop_b):
     """Size of the intersection of two sorted index runs."""
     count = 0
@@ -35,19 +42,26 @@ def common_neighbours(indices, start_a, stop_a, start_b, stop_b):
     return count
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def edge_triangles(indptr, indices):
-    """T(i, j) for every CSR entry: the number of common neighbours of its two end points."""
-    n_nodes = indptr.shape[0] - 1
-    triangles = np.empty(indices.shape[0], np.int32)
-    for i in prange(n_nodes):
+@njit(cache=True, nogil=True)
+def edge_triangles_range(indptr, indices, start, stop, triangles):
+    """T(i, j) for every CSR entry of rows start..stop-1: the number of common neighbours of its ends."""
+    for i in range(start, stop):
         for p in range(indptr[i], indptr[i + 1]):
             j = indices[p]
             triangles[p] = common_neighbours(indices, indptr[i], indptr[i + 1], indptr[j], indptr[j + 1])
+
+
+def edge_triangles(indptr, indices, n_threads=None):
+    """T(i, j) for every CSR entry (int32): the number of common neighbours of its two end points."""
+    indptr = as_kernel_array(indptr, np.int64)
+    indices = as_kernel_array(indices, np.int32)
+    triangles = np.empty(indices.shape[0], np.int32)
+    parallel_for(indptr.shape[0] - 1, lambda a, b, _: edge_triangles_range(indptr, indices, a, b, triangles),
+                 n_threads=n_threads, min_chunk=2048)
     return triangles
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def jost_liu_lower_value(deg_x, deg_y, triangles):
     # Jost and Liu (2014), Theorem 3: a lower bound on Ollivier-Ricci curvature (alpha = 0); the
     # degrees are summed in (min, max) order so that both directions of an edge round identically
@@ -58,13 +72,13 @@ def jost_liu_lower_value(deg_x, deg_y, triangles):
     return -max(0.0, base - t / d_min) - max(0.0, base - t / d_max) + t / d_max
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def approx_ollivier_value(deg_x, deg_y, triangles):
     # Tian et al. (2023): the mean of the Jost-Liu lower bound and the upper bound T / max(deg)
     return 0.5 * (jost_liu_lower_value(deg_x, deg_y, triangles) + float(triangles) / max(deg_x, deg_y))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def lower_ricci_value(deg_x, deg_y, triangles):
     # Park and Li (2024): 2/dx + 2/dy - 2 + 2T/max + T/min
     d_max = float(max(deg_x, deg_y))
@@ -73,13 +87,11 @@ def lower_ricci_value(deg_x, deg_y, triangles):
     return 2.0 / d_min + 2.0 / d_max - 2.0 + 2.0 * t / d_max + t / d_min
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def combinatorial_curvature(indptr, indices, triangles, kind):
+@njit(cache=True, nogil=True)
+def combinatorial_curvature_range(indptr, indices, triangles, kind, start, stop, out):
     """Forman, augmented Forman, approximate Ollivier-Ricci, lower Ricci or a Jost-Liu bound of every
-    CSR entry (triangles may be empty for Forman)."""
-    n_nodes = indptr.shape[0] - 1
-    out = np.empty(indices.shape[0], np.float64)
-    for i in prange(n_nodes):
+    CSR entry of rows start..stop-1 (triangles may be empty for Forman)."""
+    for i in range(start, stop):
         deg_i = indptr[i + 1] - indptr[i]
         for p in range(indptr[i], indptr[i + 1]):
             j = indices[p]
@@ -96,6 +108,27 @@ def combinatorial_curvature(indptr, indices, triangles, kind):
                 out[p] = jost_liu_lower_value(deg_i, deg_j, triangles[p])
             else:
                 out[p] = float(triangles[p]) / max(deg_i, deg_j)
+
+
+def combinatorial_curvature(indptr, indices, triangles, kind, n_threads=None):
+    """Forman, augmented Forman, approximate Ollivier-Ricci, lower Ricci or a Jost-Liu bound of every
+    CSR entry, as float64 (triangles: int32, may be empty for Forman)."""
+    kind = int(kind)
+    indptr = as_kernel_array(indptr, np.int64)
+    indices = as_kernel_array(indices, np.int32)
+    triangles = as_kernel_array(triangles, np.int32)
+    if kind == FORMAN or kind == AUGMENTED_FORMAN:
+        # integer arithmetic, exact in float64 and in the kernel's order: numpy gives the same bits, and a
+        # Forman layer then compiles no curvature kernel at all
+        degrees = np.diff(indptr)
+        out = (4.0 - np.repeat(degrees.astype(np.float64), degrees)) - degrees[indices].astype(np.float64)
+        if kind == AUGMENTED_FORMAN:
+            out += 3.0 * triangles
+        return out
+    out = np.empty(indices.shape[0], np.float64)
+    parallel_for(indptr.shape[0] - 1,
+                 lambda a, b, _: combinatorial_curvature_range(indptr, indices, triangles, kind, a, b, out),
+                 n_threads=n_threads, min_chunk=2048)
     return out
 
 
@@ -124,38 +157,52 @@ def _squares_at(indptr, indices, i, j, in_i, in_j, stamp):
     return count, most
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def balanced_forman(indptr, indices, triangles, n_threads):
-    """Balanced Forman curvature (Topping et al., ICLR 2022, Definition 1) of every CSR entry:
-    2/d_i + 2/d_j - 2 + 2T/max + T/min + (sq_i + sq_j) / (gamma_max max(d_i, d_j)), and 0 when
-    min(d_i, d_j) = 1; the 4-cycle term is 0 when there are no such cycles."""
+@njit(cache=True, nogil=True)
+def balanced_forman_range(indptr, indices, triangles, start, stop, in_i, in_j, stamp, out):
+    """Balanced Forman curvature (Topping et al., ICLR 2022, Definition 1) of every CSR entry of rows
+    start..stop-1: 2/d_i + 2/d_j - 2 + 2T/max + T/min + (sq_i + sq_j) / (gamma_max max(d_i, d_j)), and 0
+    when min(d_i, d_j) = 1; the 4-cycle term is 0 when there are no such cycles.
+
+    in_i, in_j: per-thread int64 marks (N), valid below `stamp`, the last stamp used; returns the new one."""
+    for i in range(start, stop):
+        deg_i = indptr[i + 1] - indptr[i]
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            deg_j = indptr[j + 1] - indptr[j]
+            d_max = float(max(deg_i, deg_j))
+            d_min = float(min(deg_i, deg_j))
+            if d_min == 1.0:
+                out[p] = 0.0
+                continue
+            stamp += 1
+            for q in range(indptr[i], indptr[i + 1]):
+                in_i[indices[q]] = stamp
+            for q in range(indptr[j], indptr[j + 1]):
+                in_j[indices[q]] = stamp
+            sq_i, most_i = _squares_at(indptr, indices, i, j, in_i, in_j, stamp)
+            sq_j, most_j = _squares_at(indptr, indices, j, i, in_j, in_i, stamp)
+            t = float(triangles[p])
+            value = 2.0 / d_min + 2.0 / d_max - 2.0 + 2.0 * t / d_max + t / d_min
+            gamma = max(most_i, most_j)
+            if gamma > 0:
+                value += (sq_i + sq_j) / (gamma * d_max)
+            out[p] = value
+    return stamp
+
+
+def balanced_forman(indptr, indices, triangles, n_threads=None):
+    """Balanced Forman curvature of every CSR entry, as float64 (see balanced_forman_range)."""
+    indptr = as_kernel_array(indptr, np.int64)
+    indices = as_kernel_array(indices, np.int32)
+    triangles = as_kernel_array(triangles, np.int32)
     n_nodes = indptr.shape[0] - 1
     out = np.empty(indices.shape[0], np.float64)
-    for thread in prange(n_threads):
-        in_i = np.zeros(n_nodes, np.int64)
-        in_j = np.zeros(n_nodes, np.int64)
-        stamp = 0
-        for i in range(thread, n_nodes, n_threads):
-            deg_i = indptr[i + 1] - indptr[i]
-            for p in range(indptr[i], indptr[i + 1]):
-                j = indices[p]
-                deg_j = indptr[j + 1] - indptr[j]
-                d_max = float(max(deg_i, deg_j))
-                d_min = float(min(deg_i, deg_j))
-                if d_min == 1.0:
-                    out[p] = 0.0
-                    continue
-                stamp += 1
-                for q in range(indptr[i], indptr[i + 1]):
-                    in_i[indices[q]] = stamp
-                for q in range(indptr[j], indptr[j + 1]):
-                    in_j[indices[q]] = stamp
-                sq_i, most_i = _squares_at(indptr, indices, i, j, in_i, in_j, stamp)
-                sq_j, most_j = _squares_at(indptr, indices, j, i, in_j, in_i, stamp)
-                t = float(triangles[p])
-                value = 2.0 / d_min + 2.0 / d_max - 2.0 + 2.0 * t / d_max + t / d_min
-                gamma = max(most_i, most_j)
-                if gamma > 0:
-                    value += (sq_i + sq_j) / (gamma * d_max)
-                out[p] = value
+
+    def scratch():
+        return [np.zeros(n_nodes, np.int64), np.zeros(n_nodes, np.int64), 0]
+
+    def work(a, b, state):
+        state[2] = balanced_forman_range(indptr, indices, triangles, a, b, state[0], state[1], state[2], out)
+
+    parallel_for(n_nodes, work, n_threads=n_threads, scratch=scratch, min_chunk=64)
     return out

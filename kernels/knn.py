@@ -6,15 +6,21 @@ with every BLAS build and thread count.  To keep the graph exact and determinist
 the k-th smallest is re-measured by direct differences in float64, and the final choice is made on those
 exact values with ties broken by the lower index.  The same re-measurement is used for the KD-tree and
 NN-descent candidates, so every method returns the same neighbours when it finds the same candidates.
+
+The kernels are serial and nogil; the Python drivers run them over ranges of rows with
+ricci_fast._parallel (no prange: see that module).  Each writes only its own rows.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from ricci_fast._parallel import parallel_for
+from ricci_fast.kernels._bits import as_kernel_array
 
 _UNIT_ROUNDOFF = np.finfo(np.float64).eps / 2
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def squared_distance(X, i, j):
     total = 0.0
     for d in range(X.shape[1]):
@@ -23,7 +29,7 @@ def squared_distance(X, i, j):
     return total
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _precedes(d_a, j_a, d_b, j_b):
     return d_a < d_b or (d_a == d_b and j_a < j_b)
 
@@ -97,7 +103,8 @@ def _collect_at_most(keys, bound, idx):
 
 
 @njit(cache=True, nogil=True)
-def _row_topk(X, sqnorms, gram_row, i, k, slack, keys, idx, out_idx_row, out_sqdist_row):
+def _row_topk(X, sqnorms, gram_row, i, k, slack, keys, idx, values, sample, best_j, best_d, out_idx_row,
+              out_sqdist_row):
     """Exact k nearest other points of point i, given one row of BLAS inner products.
 
     The approximate key sqnorms[j] - 2 gram_row[j] orders points like the squared distance (the
@@ -107,7 +114,8 @@ def _row_topk(X, sqnorms, gram_row, i, k, slack, keys, idx, out_idx_row, out_sqd
     To find the k-th smallest key without a heap over all N keys (its sift branches mispredict), a
     strided sample of ~8k keys gives a pivot that ~4k keys fall below; one branch-free pass collects
     them, and only they go through the heap.  If the pivot is too low, all keys do.
-    keys (N) and idx (N + 1) are scratch.
+    Scratch: keys, values (N), idx (N + 1), sample (>= 16 k + 1), best_j, best_d (k); allocated once
+    per block (a first call then also compiles fewer allocations).
     """
     n_points = gram_row.shape[0]
     for j in range(n_points):  # a branch-free loop the compiler vectorises
@@ -115,19 +123,20 @@ def _row_topk(X, sqnorms, gram_row, i, k, slack, keys, idx, out_idx_row, out_sqd
     keys[i] = np.inf
     if n_points > 16 * k:
         step = n_points // (8 * k)
-        sample = keys[::step]
-        rank = min(sample.shape[0], 4 * (k * sample.shape[0] + n_points - 1) // n_points + 4)
-        pivot = _kth_smallest_heap(sample, rank)
+        n_sample = (n_points + step - 1) // step
+        for t in range(n_sample):
+            sample[t] = keys[t * step]
+        rank = min(n_sample, 4 * (k * n_sample + n_points - 1) // n_points + 4)
+        pivot = _kth_smallest_heap(sample[:n_sample], rank)
     else:
         pivot = np.inf
     n_below = _collect_at_most(keys, pivot, idx)
     if n_below < k:
         pivot = np.inf
         n_below = _collect_at_most(keys, pivot, idx)
-    below = np.empty(n_below, np.float64)
     for c in range(n_below):
-        below[c] = keys[idx[c]]
-    threshold = _kth_smallest_heap(below, k) + 2.0 * slack
+        values[c] = keys[idx[c]]
+    threshold = _kth_smallest_heap(values[:n_below], k) + 2.0 * slack
     if threshold > pivot:
         # the rounding slack reaches past the pivot: the candidates must come from all keys
         n_below = _collect_at_most(keys, threshold, idx)
@@ -136,14 +145,13 @@ def _row_topk(X, sqnorms, gram_row, i, k, slack, keys, idx, out_idx_row, out_sqd
         if keys[idx[c]] <= threshold:
             idx[n_cand] = idx[c]
             n_cand += 1
-    cand_j = idx[:n_cand].copy()
-    cand_d = np.empty(n_cand, np.float64)
     for c in range(n_cand):
-        cand_d[c] = squared_distance(X, i, cand_j[c])
+        values[c] = squared_distance(X, i, idx[c])
     # sentinels, so a row with fewer than k candidates is caught by the caller, never left as allocated
-    best_j = np.full(k, -1, np.int64)
-    best_d = np.full(k, np.nan)
-    _select_k_smallest(cand_d, cand_j, n_cand, k, best_j, best_d)
+    best_j[:] = -1
+    best_d[:] = np.nan
+    # np.int64: without it Numba also compiles a specialisation for the literal n_cand = 0
+    _select_k_smallest(values, idx, np.int64(n_cand), k, best_j, best_d)
     for t in range(k):
         out_idx_row[t] = best_j[t]
         out_sqdist_row[t] = best_d[t]
@@ -162,6 +170,7 @@ def brute_block_topk(X, sqnorms, gram, row_start, k, unit_roundoff, out_idx, out
     each other (1.4x slower here).
     """
     n_rows = gram.shape[0]
+    n_points = gram.shape[1]
     n_dims = X.shape[1]
     max_norm = 0.0
     for j in range(sqnorms.shape[0]):
@@ -170,24 +179,30 @@ def brute_block_topk(X, sqnorms, gram, row_start, k, unit_roundoff, out_idx, out
     # |rounding of a key| <= gamma (|x_i|^2 + |x_j|^2), counting the dot product, the cast of the centred
     # data to the GEMM dtype and the subtraction, with a factor of two to spare
     gamma = 2.0 * (2.0 * n_dims + 32.0) * unit_roundoff
-    keys = np.empty(gram.shape[1], np.float64)
-    idx = np.empty(gram.shape[1] + 1, np.int64)
+    keys = np.empty(n_points, np.float64)
+    values = np.empty(n_points, np.float64)
+    sample = np.empty(16 * k + 1, np.float64)
+    idx = np.empty(n_points + 1, np.int64)
+    best_j = np.empty(k, np.int64)
+    best_d = np.empty(k, np.float64)
     for r in range(n_rows):
         i = row_start + r
-        _row_topk(X, sqnorms, gram[r], i, k, gamma * (sqnorms[i] + max_norm), keys, idx, out_idx[i], out_sqdist[i])
+        _row_topk(X, sqnorms, gram[r], i, k, gamma * (sqnorms[i] + max_norm), keys, idx, values, sample, best_j,
+                  best_d, out_idx[i], out_sqdist[i])
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def refine_candidates(X, rows, candidates, k, out_idx, out_sqdist):
-    """Exact k nearest other points of point rows[r] among candidates[r] (entries < 0 are padding).
-
-    The caller guarantees that every point at distance <= the true k-th distance is a candidate.
-    """
-    n_rows, n_cand_max = candidates.shape
-    for r in prange(n_rows):
+@njit(cache=True, nogil=True)
+def refine_candidates_range(X, rows, candidates, k, start, stop, out_idx, out_sqdist):
+    """Exact k nearest other points of point rows[r] among candidates[r] (entries < 0 are padding), for
+    r in start..stop-1.  The caller guarantees that every point at distance <= the true k-th distance
+    is a candidate.  Rows with fewer than k candidates are padded with index -1 and distance inf."""
+    n_cand_max = candidates.shape[1]
+    cand_j = np.empty(n_cand_max, np.int64)
+    cand_d = np.empty(n_cand_max, np.float64)
+    best_j = np.empty(k, np.int64)
+    best_d = np.empty(k, np.float64)
+    for r in range(start, stop):
         i = rows[r]
-        cand_j = np.empty(n_cand_max, np.int64)
-        cand_d = np.empty(n_cand_max, np.float64)
         n_cand = 0
         for c in range(n_cand_max):
             j = candidates[r, c]
@@ -196,22 +211,34 @@ def refine_candidates(X, rows, candidates, k, out_idx, out_sqdist):
             cand_j[n_cand] = j
             cand_d[n_cand] = squared_distance(X, i, j)
             n_cand += 1
-        best_j = np.empty(k, np.int64)
-        best_d = np.empty(k, np.float64)
-        filled = _select_k_smallest(cand_d, cand_j, n_cand, k, best_j, best_d)
+        filled = _select_k_smallest(cand_d, cand_j, np.int64(n_cand), k, best_j, best_d)
         for t in range(k):
             out_idx[i, t] = best_j[t] if t < filled else -1
             out_sqdist[i, t] = best_d[t] if t < filled else np.inf
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def rows_exact_topk(X, rows, k, out_idx, out_sqdist):
-    """Exact k nearest other points of the given rows by a full scan (for recall checks)."""
+def refine_candidates(X, rows, candidates, k, out_idx, out_sqdist, n_threads=None):
+    """refine_candidates_range over all rows (X float64, rows and candidates int64, out_idx int32,
+    out_sqdist float64, all C-contiguous), in parallel."""
+    X = as_kernel_array(X, np.float64)
+    rows = as_kernel_array(rows, np.int64)
+    candidates = as_kernel_array(candidates, np.int64)
+    k = int(k)
+    parallel_for(rows.shape[0],
+                 lambda a, b, _: refine_candidates_range(X, rows, candidates, k, a, b, out_idx, out_sqdist),
+                 n_threads=n_threads, min_chunk=1024)
+
+
+@njit(cache=True, nogil=True)
+def rows_exact_topk_range(X, rows, k, start, stop, out_idx, out_sqdist):
+    """Exact k nearest other points of rows[r], r in start..stop-1, by a full scan; result row r."""
     n_points = X.shape[0]
-    for r in prange(rows.shape[0]):
+    cand_j = np.empty(n_points, np.int64)
+    cand_d = np.empty(n_points, np.float64)
+    best_j = np.empty(k, np.int64)
+    best_d = np.empty(k, np.float64)
+    for r in range(start, stop):
         i = rows[r]
-        cand_j = np.empty(n_points - 1, np.int64)
-        cand_d = np.empty(n_points - 1, np.float64)
         n_cand = 0
         for j in range(n_points):
             if j == i:
@@ -219,9 +246,16 @@ def rows_exact_topk(X, rows, k, out_idx, out_sqdist):
             cand_j[n_cand] = j
             cand_d[n_cand] = squared_distance(X, i, j)
             n_cand += 1
-        best_j = np.empty(k, np.int64)
-        best_d = np.empty(k, np.float64)
-        _select_k_smallest(cand_d, cand_j, n_cand, k, best_j, best_d)
+        _select_k_smallest(cand_d, cand_j, np.int64(n_cand), k, best_j, best_d)
         for t in range(k):
             out_idx[r, t] = best_j[t]
             out_sqdist[r, t] = best_d[t]
+
+
+def rows_exact_topk(X, rows, k, out_idx, out_sqdist, n_threads=None):
+    """Exact k nearest other points of the given rows by a full scan (for recall checks), in parallel."""
+    X = as_kernel_array(X, np.float64)
+    rows = as_kernel_array(rows, np.int64)
+    k = int(k)
+    parallel_for(rows.shape[0], lambda a, b, _: rows_exact_topk_range(X, rows, k, a, b, out_idx, out_sqdist),
+                 n_threads=n_threads, min_chunk=8)

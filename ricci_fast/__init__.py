@@ -26,6 +26,7 @@ from ricci_fast.geodesics import (
 )
 from ricci_fast.graph import Graph, knn_graph
 from ricci_fast.ollivier import OllivierRicci, ollivier_ricci
+from ricci_fast._parallel import get_num_threads, num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
@@ -52,6 +53,9 @@ __all__ = [
     "sampled_geodesic_sum",
     "layer_topology",
     "total_curvature",
+    "get_num_threads",
+    "num_threads",
+    "set_num_threads",
 ]
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Callable
 
@@ -91,6 +90,7 @@ def parallel_for(
     chunk: int | None = None,
     scratch: Callable | None = None,
     chunks_per_thread: int = 8,
+    min_chunk: int = 1,
 ) -> list:
     """Run work(start, stop, state) over consecutive ranges covering [0, n_items); return the results in
     range order.
@@ -98,7 +98,8 @@ def parallel_for(
     work is expected to call a nogil kernel (so threads run at once) and to write only its own output
     slots.  state is scratch() made once per thread (None without scratch), for per-thread work arrays.
     chunk: items per range (default: about chunks_per_thread ranges per thread, so that a slow thread
-    takes fewer).  The calling thread works too; with one thread or one range nothing else is started.
+    takes fewer), but at least min_chunk (so that cheap items are not split below what starting a thread
+    costs, ~0.1 ms).  The calling thread works too; with one thread or one range nothing else is started.
     The first exception stops further ranges from being handed out and is raised once all threads stop.
     """
     n_items = int(n_items)
@@ -106,7 +107,7 @@ def parallel_for(
         return []
     threads = get_num_threads() if n_threads is None else _check_threads(n_threads)
     if chunk is None:
-        chunk = -(-n_items // (threads * chunks_per_thread))
+        chunk = max(-(-n_items // (threads * chunks_per_thread)), int(min_chunk))
     chunk = max(1, int(chunk))
     bounds = [(start, min(start + chunk, n_items)) for start in range(0, n_items, chunk)]
     results = [None] * len(bounds)
@@ -117,15 +118,24 @@ def parallel_for(
             results[i] = work(start, stop, state)
         return results
 
-    next_index = iter(range(len(bounds)))  # next() on a range iterator is atomic under the GIL
+    counter_lock = threading.Lock()
+    next_index = [0]  # a lock, not the GIL, makes taking the next range atomic (free-threaded builds too)
     failed = threading.Event()
     errors: list[BaseException] = []
+
+    def take() -> int | None:
+        with counter_lock:
+            i = next_index[0]
+            if i >= len(bounds) or failed.is_set():
+                return None
+            next_index[0] = i + 1
+            return i
 
     def worker():
         try:
             state = scratch() if scratch is not None else None
-            while not failed.is_set():
-                i = next(next_index, None)
+            while True:
+                i = take()
                 if i is None:
                     return
                 results[i] = work(bounds[i][0], bounds[i][1], state)
@@ -133,16 +143,19 @@ def parallel_for(
             errors.append(exc)
             failed.set()
 
-    with ThreadPoolExecutor(threads - 1, thread_name_prefix="ricci_fast") as pool:
-        futures = [pool.submit(worker) for _ in range(threads - 1)]
-        try:
-            worker()
-        except BaseException:  # KeyboardInterrupt in the calling thread: let the others stop first
-            failed.set()
-            raise
-        finally:
-            for future in futures:
-                future.result()
+    # plain threads, started and joined here: nothing outlives the call (so a later fork finds no
+    # threads), and no executor that refuses work during interpreter shutdown
+    helpers = [threading.Thread(target=worker, name=f"ricci_fast-{t}", daemon=False) for t in range(threads - 1)]
+    for helper in helpers:
+        helper.start()
+    try:
+        worker()
+    except BaseException:  # KeyboardInterrupt in the calling thread: let the others stop first
+        failed.set()
+        raise
+    finally:
+        for helper in helpers:
+            helper.join()
     if errors:
         raise errors[0]
     return results

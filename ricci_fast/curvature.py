@@ -6,7 +6,6 @@ import numbers
 import warnings
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -155,7 +154,7 @@ def edge_curvature(graph: Graph, kind: str = "forman", **options) -> np.ndarray:
         return _forman.combinatorial_curvature(graph.indptr, graph.indices, np.zeros(0, np.int32), _forman.FORMAN)
     triangles = _forman.edge_triangles(graph.indptr, graph.indices)
     if kind == "balanced_forman":
-        return _forman.balanced_forman(graph.indptr, graph.indices, triangles, numba.get_num_threads())
+        return _forman.balanced_forman(graph.indptr, graph.indices, triangles)
     return _forman.combinatorial_curvature(graph.indptr, graph.indices, triangles, _COMBINATORIAL[kind])
 
 

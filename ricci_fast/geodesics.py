@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 from scipy.sparse.csgraph import shortest_path
 from tqdm.auto import tqdm
@@ -36,8 +35,8 @@ def run_bfs(graph: Graph, *, sums: bool = True, targets: Graph | None = None, di
 
     Returns (node sums as int64 in original node order, or None: at node v, the sum of d(s, v) over
     the sources s that reach v; hop distances in `graph` along each CSR entry of `targets` as int64
-    aligned with targets.indices, -1 where unreachable, or None).  progress: a tqdm bar over chunks of
-    source batches (the kernel is called once per chunk).
+    aligned with targets.indices, -1 where unreachable, or None).  progress: a tqdm bar over the
+    sources, advanced as each batch of WORDS x 64 sources finishes.  Threads: see ricci_fast._parallel.
     """
     node_sums, target_dist, _ = _bfs_with_groups(graph, sums, targets, direction, sources, progress)
     return node_sums, target_dist
@@ -60,25 +59,12 @@ def _bfs_with_groups(graph, sums, targets, direction, sources, progress):
         relabelled_sources = np.arange(graph.n_nodes, dtype=np.int64)
     else:
         relabelled_sources = rank[np.asarray(sources, dtype=np.int64)]
-    n_threads = numba.get_num_threads()
-    batch = _bfs.WORDS * _bfs.WORD_BITS
-    n_src = relabelled_sources.size
-    # whole batches per kernel call: all at once without a bar, about 50 calls with one
-    chunk = n_src if not progress else max(batch * n_threads, batch * -(-n_src // (batch * 50)))
-    raw_sums = np.zeros(graph.n_nodes, np.int64)
-    raw_dist = np.full(t_indices.shape[0], -1, np.int32)
-    groups = []
-    with tqdm(total=n_src, desc="geodesics", unit="source", disable=not progress) as bar:
-        for start in range(0, n_src, max(chunk, 1)):
-            part = relabelled_sources[start:start + chunk]
-            part_sums, part_dist, part_groups = _bfs.multi_source_bfs(
-                indptr, indices, part, sums, t_indptr, t_indices, _DIRECTIONS[direction], n_threads
-            )
-            raw_sums += part_sums
-            found = part_dist >= 0
-            raw_dist[found] = part_dist[found]
-            groups.append(part_groups)
-            bar.update(part.size)
+    with tqdm(total=relabelled_sources.size, desc="geodesics", unit="source", disable=not progress) as bar:
+        # tqdm's update takes its own lock, so the BFS threads may report as they finish batches
+        raw_sums, raw_dist, groups = _bfs.multi_source_bfs(
+            indptr, indices, relabelled_sources, sums, t_indptr, t_indices, _DIRECTIONS[direction],
+            on_batches=bar.update if progress else None,
+        )
     node_sums = None
     if sums:
         node_sums = np.empty(graph.n_nodes, np.int64)
@@ -87,7 +73,7 @@ def _bfs_with_groups(graph, sums, targets, direction, sources, progress):
     if targets is not None:
         target_dist = np.empty(targets.indices.shape[0], np.int64)
         target_dist[origin] = raw_dist
-    return node_sums, target_dist, np.concatenate(groups) if groups else np.zeros(0, np.int64)
+    return node_sums, target_dist, groups
 
 
 def geodesic_sums(graph: Graph, *, progress: bool = False) -> np.ndarray:

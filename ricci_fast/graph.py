@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, reverse_cuthill_mckee
 from scipy.spatial import cKDTree
 from threadpoolctl import ThreadpoolController
 
+from ricci_fast import _parallel
 from ricci_fast._validation import (
     as_activation_array,
     as_activation_tensor,
@@ -525,19 +524,18 @@ def _brute_knn(Xd: np.ndarray, k: int, gemm_dtype=np.float32):
     out_idx = np.full((n_points, k), -1, np.int32)
     out_sq = np.full((n_points, k), np.nan)
     block = int(min(n_points, max(32, BRUTE_BLOCK_BYTES // (np.dtype(gemm_dtype).itemsize * n_points))))
-    starts = list(range(0, n_points, block))
-    n_workers = max(1, min(numba.get_num_threads(), len(starts)))
+    n_blocks = -(-n_points // block)
 
-    def work(worker):
-        buffer = np.empty((block, n_points), gemm_dtype)
-        for start in starts[worker::n_workers]:
+    def work(first, stop, buffer):
+        for b in range(first, stop):
+            start = b * block
             gram = buffer[: min(block, n_points - start)]
             np.matmul(centred[start:start + block], centred.T, out=gram)
             _knn.brute_block_topk(Xd, sqnorms, gram, start, k, unit_roundoff, out_idx, out_sq)
 
-    # one single-threaded GEMM + selection per thread (both release the GIL)
-    with _blas_controller().limit(limits=1, user_api="blas"), ThreadPoolExecutor(n_workers) as pool:
-        list(pool.map(work, range(n_workers)))
+    # one single-threaded GEMM + selection per thread (both release the GIL), a block at a time
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        _parallel.parallel_for(n_blocks, work, chunk=1, scratch=lambda: np.empty((block, n_points), gemm_dtype))
     return out_idx, out_sq
 
 
@@ -555,7 +553,7 @@ def _kdtree_knn(Xd: np.ndarray, k: int):
     pending = np.arange(n_points, dtype=np.int64)
     n_query = min(n_points, k + 3)
     while pending.size:
-        dist, idx = tree.query(Xd[pending], k=n_query, workers=-1)
+        dist, idx = tree.query(Xd[pending], k=n_query, workers=_parallel.get_num_threads())
         dist = dist.reshape(pending.size, n_query)
         idx = idx.reshape(pending.size, n_query)
         if n_query == n_points:

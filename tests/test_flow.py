@@ -328,15 +328,9 @@ def test_torch_layers(rng):
 
 
 def test_bit_identical_for_any_thread_count(rng):
-    import numba
-
     layers = relu_layers(rng, n=300)
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
+    with rf.num_threads(1):
         one = rf.ricci_flow(layers, 7, curvature="approx_ollivier", progress=False)
-    finally:
-        numba.set_num_threads(before)
     many = rf.ricci_flow(layers, 7, curvature="approx_ollivier", progress=False)
     for name in ("total_curvature", "geodesic_sum", "layer_coefficients", "local_coefficients", "node_eta"):
         assert np.array_equal(getattr(one, name), getattr(many, name), equal_nan=True), name

@@ -1,5 +1,4 @@
 import networkx as nx
-import numba
 import numpy as np
 import pytest
 
@@ -81,14 +80,10 @@ def test_dense_matrix_on_request(rng):
 def test_same_result_for_any_thread_count(rng):
     graph = rf.knn_graph(rng.normal(size=(700, 3)), 5)
     former = rf.knn_graph(rng.normal(size=(700, 3)), 5)
-    before = numba.get_num_threads()
     results = []
-    try:
-        for threads in sorted({1, before}):
-            numba.set_num_threads(threads)
+    for threads in (1, 2, 3):
+        with rf.num_threads(threads):
             results.append(run_bfs(graph, targets=former))
-    finally:
-        numba.set_num_threads(before)
     for sums, dist in results[1:]:
         np.testing.assert_array_equal(sums, results[0][0])
         np.testing.assert_array_equal(dist, results[0][1])

@@ -1,0 +1,111 @@
+"""First-call times (issue 15): a fresh environment compiles the Numba kernels; later processes load them.
+
+    python bench/startup.py               # 2 cold + 2 warm runs, N = 1,000 points, D = 50, k = 30
+    python bench/startup.py --runs 3 --per-kernel
+
+Each run is a new Python process.  "cold": an empty NUMBA_CACHE_DIR (as after pip install); "warm": the
+cache the cold run left.  Stages, timed in that process in this order: `import ricci_fast`, the first
+`rf.layer_curvature(X)` (Forman, with geodesic sums), the first `rf.ollivier_ricci(graph)` (exact) on the
+same graph, and the same two calls again (the steady state, without compilation).  Prints medians (wall
+seconds, and CPU seconds of the process, which are less disturbed by other load) as a markdown table.
+--per-kernel adds, for one cold run, the compile time of each kernel (Numba's compile events).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+_CHILD = r"""
+import json, sys, time
+clock = {"wall": time.perf_counter, "cpu": time.process_time}
+marks = {name: [f()] for name, f in clock.items()}
+def mark():
+    for name, f in clock.items():
+        marks[name].append(f())
+per_kernel = []
+if PER_KERNEL:
+    from numba.core import event
+    class Listener(event.Listener):
+        stack = []
+        def on_start(self, e):
+            d = e.data["dispatcher"]
+            self.stack.append((d.py_func.__module__ + "." + d.py_func.__name__, time.thread_time()))
+        def on_end(self, e):
+            name, start = self.stack.pop()
+            if not self.stack:
+                per_kernel.append((name, time.thread_time() - start))
+    event.register("numba:compile", Listener())
+import numpy as np
+import ricci_fast as rf
+mark()
+X = np.random.default_rng(0).normal(size=(N, D))
+layer = rf.layer_curvature(X, K)
+mark()
+rf.ollivier_ricci(layer.graph)
+mark()
+layer = rf.layer_curvature(X, K)
+mark()
+rf.ollivier_ricci(layer.graph)
+mark()
+print("RESULT" + json.dumps({"marks": marks, "per_kernel": per_kernel}))
+"""
+
+_STAGES = ("import ricci_fast", "first layer_curvature (Forman)", "first ollivier_ricci (exact)",
+           "layer_curvature again", "ollivier_ricci again")
+
+
+def _run(cache_dir: str, n: int, dims: int, k: int, per_kernel: bool) -> dict:
+    code = f"N, D, K, PER_KERNEL = {n}, {dims}, {k}, {per_kernel}\n" + _CHILD
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, env=env,
+                          check=True)
+    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT"))
+    result = json.loads(line[len("RESULT"):])
+    steps = {}
+    for clock, values in result["marks"].items():
+        steps[clock] = [b - a for a, b in zip(values, values[1:])]
+    return {"steps": steps, "per_kernel": result["per_kernel"]}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=2, help="cold runs (each followed by one warm run)")
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--dims", type=int, default=50)
+    parser.add_argument("--k", type=int, default=30)
+    parser.add_argument("--per-kernel", action="store_true", help="compile seconds of each kernel (cold run)")
+    args = parser.parse_args(argv)
+
+    cold, warm, kernels = [], [], []
+    for run in range(args.runs):
+        with tempfile.TemporaryDirectory(prefix="ricci_fast_numba_cache_") as cache:
+            cold.append(_run(cache, args.n, args.dims, args.k, args.per_kernel and run == 0))
+            warm.append(_run(cache, args.n, args.dims, args.k, False))
+        kernels = kernels or cold[-1]["per_kernel"]
+
+    print(f"N={args.n}, D={args.dims}, k={args.k}; {os.cpu_count()} CPUs; median of {args.runs} processes each; "
+          f"wall s (CPU s)\n")
+    print("| stage | cold (fresh cache) | warm (cache on disk) |")
+    print("|---|---|---|")
+    for i, stage in enumerate(_STAGES):
+        cells = []
+        for runs in (cold, warm):
+            wall = statistics.median(r["steps"]["wall"][i] for r in runs)
+            cpu = statistics.median(r["steps"]["cpu"][i] for r in runs)
+            cells.append(f"{wall:.2f} ({cpu:.2f})")
+        print(f"| {stage} | {cells[0]} | {cells[1]} |")
+    if kernels:
+        print("\n| kernel (cold compile, CPU s of the compiling thread) | s |")
+        print("|---|---|")
+        for name, seconds in sorted(kernels, key=lambda item: -item[1]):
+            print(f"| {name} | {seconds:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
