@@ -150,6 +150,13 @@ class RicciFlow:
             f"  geodesic_sum={fmt(self.geodesic_sum)})"
         )
 
+    def permutation_pvalue(self, alternative: str = "less", **options) -> float:
+        """Exact permutation p-value of the global coefficient over its transitions (one-sided against a
+        negative, Ricci-flow-like coefficient by default; see ricci_fast.stats.permutation_pvalue)."""
+        from ricci_fast.stats import permutation_pvalue
+
+        return permutation_pvalue(self.total_curvature[:-1], self.eta, alternative, **options)
+
 
 def ricci_flow(
     layers,
@@ -178,7 +185,15 @@ def ricci_flow(
     hours.  The global coefficient is then computed from the estimates and carries an uncertainty
     (global_coefficient_se, from 2000 normal resamples of the sums); the layer and local coefficients stay
     exact (distances between former neighbours come from a BFS that stops once they are found).
+    k as a list (k=[20, 50, 125]): a dict {k: RicciFlow}, one neighbour search per layer at the largest
+    k (see ricci_fast.stats.k_scan); identical to separate calls.
     """
+    if isinstance(k, (list, tuple, range, np.ndarray)):
+        from ricci_fast.stats import k_scan
+
+        return k_scan(layers, k, curvature=curvature, metric=metric, symmetrize=symmetrize, method=method,
+                      progress=progress, disconnected=disconnected, geodesic_sources=geodesic_sources, seed=seed,
+                      **curvature_options)
     check_choice(disconnected, "disconnected", ("raise", "nan"))
     layers = list(layers)
     if len(layers) < 2:
