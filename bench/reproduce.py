@@ -36,13 +36,13 @@ from ricci_fast.protocols import get_protocol, select_layers
 # reduced grids (--full restores the protocol's): chosen to run in a few minutes on 2 shared cores
 REDUCED = {
     "hehl2025": dict(datasets=("syn1", "syn2", "syn3", "syn4"), widths=(25,), depths=(7, 10),
-                     networks_per_architecture=3, probe_size=1000, train_size=1000, epochs=3000),
+                     networks_per_architecture=2, probe_size=1000, train_size=1000, epochs=3000),
     "baptista2024": dict(datasets=("spiral_shell", "ellipsoids_cube", "sinusoidal_sheets"), widths=(5, 10, 25),
                          depths=(5,), networks_per_architecture=4, probe_size=500, train_size=1000, epochs=20),
 }
 TINY = {
-    "hehl2025": dict(datasets=("syn1",), widths=(10,), depths=(3,), networks_per_architecture=2, probe_size=150,
-                     train_size=200, epochs=300, k=(15,)),
+    "hehl2025": dict(datasets=("syn1",), widths=(10,), depths=(3,), networks_per_architecture=2, probe_size=120,
+                     train_size=150, epochs=200, k=(12,)),
     "baptista2024": dict(datasets=("spiral_shell",), widths=(10,), depths=(4,), networks_per_architecture=2,
                          probe_size=150, train_size=300, epochs=3, k=(8, 20)),
 }
@@ -409,7 +409,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, help="epochs (baptista2024) or the cap on full-batch steps (hehl2025)")
     parser.add_argument("--k", nargs="+", type=int, help="default: the protocol's k scaled to the probe size")
     parser.add_argument("--fmnist", help="folder with test5.csv and test9.csv (baptista2024 adds Fashion-MNIST)")
-    parser.add_argument("--subsample", type=int, default=20, help="subsets for the subsampling interval (0: none)")
+    parser.add_argument("--subsample", type=int, default=10, help="subsets for the subsampling interval (0: none)")
     parser.add_argument("--full", action="store_true", help="the protocol's published grid (hours)")
     parser.add_argument("--tiny", action="store_true", help="a smoke run: one data set, two small networks")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "reproduce"))

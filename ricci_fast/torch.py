@@ -201,3 +201,11 @@ class RicciFlowMonitor:
         from ricci_fast.plotting import plot_history
 
         return plot_history(self.history, path)
+
+    def early_stopping_epoch(self, column: str = "mean_local_coefficient", **options):
+        """Hehl et al. (2025)'s geometry-informed early stopping on this monitor's history: the epoch to
+        restore once the mean local coefficient has stopped falling, else None (ricci_fast.stats.
+        early_stopping_epoch; options patience, min_delta)."""
+        from ricci_fast.stats import early_stopping_epoch
+
+        return early_stopping_epoch(self.history, column, **options)
