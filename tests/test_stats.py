@@ -155,7 +155,7 @@ def test_subsample_indices_never_repeat_a_point(n, reps, seed):
 
 def test_subsample_interval_properties(monkeypatch):
     rng = np.random.default_rng(5)
-    layers = _network_layers(rng, n=100)
+    layers = _network_layers(rng, n=60, depth=3)
     seen = []
     real = rf.flow.ricci_flow
 
@@ -164,18 +164,19 @@ def test_subsample_interval_properties(monkeypatch):
         return real(layers_, *a, **kw)
 
     monkeypatch.setattr(rf.flow, "ricci_flow", spy)
-    interval = stats.subsample_interval(layers, 10, n_resamples=6, fraction=0.7, seed=2)
-    assert interval.low <= interval.high and interval.values.shape == (6,)
+    interval = stats.subsample_interval(layers, 8, n_resamples=3, fraction=0.7, seed=2)
+    assert interval.low <= interval.high and interval.values.shape == (3,)
     assert interval.estimate == pytest.approx(
-        real(layers, 10, disconnected="nan", progress=False).global_coefficient, nan_ok=True)
+        real(layers, 8, disconnected="nan", progress=False).global_coefficient, nan_ok=True)
+    assert len(seen) == 4
     for sub in seen[1:]:
-        assert sub.shape[0] == 70
-        assert np.unique(sub, axis=0).shape[0] == 70  # the rows drawn are distinct points
+        assert sub.shape[0] == 42
+        assert np.unique(sub, axis=0).shape[0] == 42  # the rows drawn are distinct points
     # the whole probe set every time: every resample is the estimate
-    full = stats.subsample_interval(layers, 10, n_resamples=3, fraction=1.0, statistic="mean_local")
-    np.testing.assert_array_equal(full.values, np.full(3, full.estimate))
+    full = stats.subsample_interval(layers, 8, n_resamples=2, fraction=1.0, statistic="mean_local")
+    np.testing.assert_array_equal(full.values, np.full(2, full.estimate))
     with pytest.raises(ValueError, match="statistic"):
-        stats.subsample_interval(layers, 10, statistic="median")
+        stats.subsample_interval(layers, 8, statistic="median")
 
 
 def test_bootstrap_correlation():
@@ -207,15 +208,15 @@ def _assert_same_flow(a, b):
     assert (a.global_coefficient == b.global_coefficient) or (np.isnan(a.global_coefficient) and np.isnan(b.global_coefficient))
 
 
-@pytest.mark.parametrize("curvature", ["forman", "augmented_forman", "ollivier"])
+@pytest.mark.parametrize("curvature", ["augmented_forman", "ollivier"])
 def test_k_scan_equals_separate_flows_exactly(curvature):
     rng = np.random.default_rng(11)
-    layers = _network_layers(rng, n=90, depth=3, width=12)  # > KDTREE_MAX_DIMS features: brute force
+    layers = _network_layers(rng, n=70, depth=3, width=12)  # > KDTREE_MAX_DIMS features: brute force
     layers[1] = np.round(layers[1], 1)  # exact ties: the tie rule must carry over
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        scan = rf.ricci_flow(layers, k=[20, 5, 11], curvature=curvature, disconnected="nan", progress=False)
-        assert list(scan) == [20, 5, 11]
+        scan = rf.ricci_flow(layers, k=[16, 5, 11], curvature=curvature, disconnected="nan", progress=False)
+        assert list(scan) == [16, 5, 11]
         for k, flow in scan.items():
             _assert_same_flow(flow, rf.ricci_flow(layers, k, curvature=curvature, disconnected="nan", progress=False))
 
