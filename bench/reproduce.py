@@ -244,9 +244,8 @@ def hehl_report(table, protocol, k, intervals):
                 f"{h['untrained_mean_local'].mean():+.3f} | {_fmt(pub['untrained_local_mean'].get(name))} (w25 d10) | "
                 f"{np.mean(h['global'] < 0):.0%} / {np.mean(h['untrained_global'] < 0):.0%} |")
         if name in intervals:
-            lines.append(f"\nSubsampling interval (80% of the probe points, without replacement, "
-                         f"{intervals[name].n_resamples} subsets) for the mean local coefficient of the first "
-                         f"trained network: {intervals[name]}.")
+            lines.append(f"\nSubsampling interval ({intervals[name].method}, {intervals[name].n_resamples} subsets) "
+                         f"for the mean local coefficient of the first trained network: {intervals[name]}.")
         prof = np.vstack([np.asarray(v, float)[:6] for v in g["layer_coefficients"]])
         lines.append(f"\nLayer coefficients (approximate Ollivier), mean over networks, first transitions: "
                      f"{', '.join(f'{v:+.2f}' for v in np.nanmean(prof, axis=0))}; modularity of the class "
@@ -301,7 +300,7 @@ def baptista_report(table, flows, protocol, ks):
     lines = []
     for name, g in table.groupby("dataset", sort=False):
         lines.append(f"\n#### {name}\n")
-        lines.append("| k | networks (well-trained) | accuracy range | pooled coefficient, well-trained [95% CI] | "
+        lines.append("| k | networks (well-trained, of them connected) | accuracy range | pooled coefficient, well-trained [95% CI] | "
                      "pooled, all trained | pooled, untrained | per-network global < 0 (trained / untrained) | "
                      "per-network p < 0.05 | corr(global, accuracy) [95% CI] | published |")
         lines.append("|---|---|---|---|---|---|---|---|---|---|")
@@ -314,12 +313,15 @@ def baptista_report(table, flows, protocol, ks):
                 warnings.simplefilter("ignore")
                 well = stats.pooled_coefficient_interval(trained, acc, protocol.well_trained, n_resamples=1000)
                 n_well = int(np.sum(acc > protocol.well_trained))
+                # networks whose global coefficient is defined (a disconnected layer drops one)
+                n_kept = stats.pooled_coefficient(trained, acc, protocol.well_trained).n_flows
                 all_trained = stats.pooled_coefficient_interval(trained, n_resamples=1000)
                 base = stats.pooled_coefficient_interval(untrained, n_resamples=1000)
             h = g[g["k"] == kk]
             corr = stats.bootstrap_correlation(h["global"], h["accuracy"], n_resamples=1000)
             lines.append(
-                f"| {kk} | {len(keys)} ({n_well}) | {acc.min():.3f}-{acc.max():.3f} | {well} | {all_trained} | {base} | "
+                f"| {kk} | {len(keys)} ({n_well}, {n_kept} connected) | {acc.min():.3f}-{acc.max():.3f} | {well} | "
+                f"{all_trained} | {base} | "
                 f"{np.mean(h['global'] < 0):.0%} / {np.mean(h['untrained_global'] < 0):.0%} | "
                 f"{np.mean(h['global_pvalue'] < 0.05):.0%} | {corr} | n/a |")
     return "\n".join(lines)

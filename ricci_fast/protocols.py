@@ -125,7 +125,10 @@ BAPTISTA_2024 = Protocol(
         "include_hidden": "fMNIST_kNN_RCoef_eval.r: kNN graphs of activations 1..length-1 (the hidden layers)",
         "include_output": "fMNIST_kNN_RCoef_eval.r: the last activation (the sigmoid output) is left out",
         "k": "fMNIST_kNN_RCoef_eval.r: k_list <- c(30, 120, 300) (knn.py: k = 30)",
-        "curvature": "fMNIST_kNN_RCoef_eval.r / knn.py: Forman 4 - deg x - deg y summed per node",
+        "curvature": "fMNIST_kNN_RCoef_eval.r: Forman 4 - deg x - deg y summed per node (a constant factor 2 "
+                     "on the total, which no correlation sees).  Deviation: their igraph degree() of the "
+                     "directed nng() graph counts in- plus out-degree and sums over out-neighbours only; "
+                     "ricci_fast uses the symmetrised (union) graph of docs/definitions.md",
         "statistic": "fMNIST_kNN_RCoef_eval.r: one cor.test over (model, layer) totals of all models with accuracy "
                      "> a, geodesic change l-1 -> l against the Forman curvature of l-1",
         "probe_size": "fMNIST_kNN_RCoef_eval.r: x_test, the 2000 Fashion-MNIST test images of classes 5 and 9",
