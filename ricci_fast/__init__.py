@@ -27,6 +27,19 @@ from ricci_fast.geodesics import (
 from ricci_fast.graph import Graph, knn_graph
 from ricci_fast.ollivier import OllivierRicci, ollivier_ricci
 from ricci_fast._parallel import get_num_threads, num_threads, set_num_threads
+from ricci_fast.graph import radius_graph, restrict_k
+from ricci_fast.stats import (
+    bootstrap_correlation,
+    early_stopping_epoch,
+    modularity,
+    normalized_cut,
+    permutation_pvalue,
+    pooled_coefficient,
+    pooled_coefficient_interval,
+    select_depth,
+    subsample_interval,
+)
+from ricci_fast import protocols
 
 __version__ = "0.1.0"
 
@@ -56,6 +69,18 @@ __all__ = [
     "get_num_threads",
     "num_threads",
     "set_num_threads",
+    "bootstrap_correlation",
+    "early_stopping_epoch",
+    "modularity",
+    "normalized_cut",
+    "permutation_pvalue",
+    "pooled_coefficient",
+    "pooled_coefficient_interval",
+    "protocols",
+    "radius_graph",
+    "restrict_k",
+    "select_depth",
+    "subsample_interval",
 ]
 
 

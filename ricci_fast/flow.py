@@ -200,6 +200,14 @@ class RicciFlow:
         return plot_flow(self, path, **options)
 
 
+    def permutation_pvalue(self, alternative: str = "less", **options) -> float:
+        """Exact permutation p-value of the global coefficient over its transitions (one-sided against a
+        negative, Ricci-flow-like coefficient by default; see ricci_fast.stats.permutation_pvalue)."""
+        from ricci_fast.stats import permutation_pvalue
+
+        return permutation_pvalue(self.total_curvature[:-1], self.eta, alternative, **options)
+
+
 def _named_layers(layers) -> tuple[list[str], list]:
     """(names, items) from a Mapping (keys, in order) or a sequence (LayerCurvature names when every
     item has one, else "0", "1", ...)."""
@@ -398,7 +406,15 @@ def ricci_flow(
     (global_coefficient_se, from 2000 normal resamples of the sums); layer and local coefficients stay
     exact.  Layers with more than a few percent duplicate rows get a warning (the graph then depends on
     the order of the probe points).  Running out of memory raises a MemoryError naming the layer.
+    k as a list (k=[20, 50, 125]): a dict {k: RicciFlow}, one neighbour search per layer at the largest
+    k (see ricci_fast.stats.k_scan); identical to separate calls.
     """
+    if isinstance(k, (list, tuple, range, np.ndarray)):
+        from ricci_fast.stats import k_scan
+
+        return k_scan(layers, k, curvature=curvature, metric=metric, symmetrize=symmetrize, method=method,
+                      progress=progress, disconnected=disconnected, geodesic_sources=geodesic_sources, seed=seed,
+                      **curvature_options)
     names, items = _named_layers(layers)
     if len(items) < 2:
         raise ValueError(f"layers: a flow needs at least 2 layers (4 for the global coefficient), got {len(items)}.")

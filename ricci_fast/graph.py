@@ -612,3 +612,113 @@ def _recall(Xd: np.ndarray, knn_idx: np.ndarray, k: int, sample: int, random_sta
     _knn.rows_exact_topk(Xd, rows, k, exact_idx, exact_sq)
     hits = sum(np.intersect1d(knn_idx[r], exact_idx[t]).size for t, r in enumerate(rows))
     return hits / (rows.size * k)
+
+
+# --- k-scans and r-neighbourhood graphs (issue 12) ------------------------------------------------
+
+
+def restrict_k(graph: Graph, k: int) -> Graph:
+    """The k-NN graph for a smaller k, derived from a graph built by `knn_graph` at a larger k.
+
+    The stored table lists each point's neighbours nearest first with ties by the lower index, so its
+    first k columns are exactly the table a separate `knn_graph(X, k)` call finds (for exact search;
+    an approximate table restricts to an approximate one).  The result goes through the same
+    symmetrisation kernel, so it is identical to a separate call: a scan over k pays for one search.
+    """
+    if graph.knn_indices is None or graph.k is None:
+        raise ValueError("graph: restrict_k needs a graph built by knn_graph (it keeps the neighbour table).")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= int(k) <= graph.k:
+        raise ValueError(f"k must be an integer in [1, {graph.k}] (the graph's k), got {k!r}.")
+    k = int(k)
+    knn_idx = np.ascontiguousarray(graph.knn_indices[:, :k])
+    indptr, indices = _csr.symmetrize_knn(knn_idx, graph.symmetrize == "mutual")
+    distances = None if graph.knn_distances is None else np.ascontiguousarray(graph.knn_distances[:, :k])
+    return Graph(
+        indptr, indices, k=k, metric=graph.metric, symmetrize=graph.symmetrize, method=graph.method,
+        knn_indices=knn_idx, knn_distances=distances, recall=graph.recall,
+    )
+
+
+#: Up to this many features radius_graph uses cKDTree.query_pairs; above it, blocked brute force.
+RADIUS_KDTREE_MAX_DIMS = 8
+
+
+def radius_graph(X, r: float, *, method: str = "auto", max_edges: int | None = 50_000_000) -> Graph:
+    """The r-neighbourhood (epsilon) graph of the rows of X: an edge between every two distinct points at
+    Euclidean distance <= r (as scikit-learn's radius_neighbors_graph; docs/definitions.md section 1).
+
+    Exact: candidates from a KD-tree (at most RADIUS_KDTREE_MAX_DIMS features) or from blocked inner
+    products (more features), widened by a rounding margin and then re-measured in float64, so the
+    boundary test is sqrt(sum (x_i - y_i)^2) <= r exactly as scipy's cdist computes it.  No N x N array:
+    memory is O(edges) plus one block of rows.  r is in the units of X; a graph with no edges or with
+    most pairs connected usually means r is off the data's scale, which the warning says.
+    max_edges guards against an r so large that the graph would not fit (None: no limit).
+    Duplicate points are distinct points at distance 0 (always joined).
+    """
+    check_choice(method, "method", ("auto", "kdtree", "brute"))
+    X = as_activation_array(X)
+    if isinstance(r, bool) or not isinstance(r, (int, float, np.integer, np.floating)) or not np.isfinite(r) or r < 0:
+        raise ValueError(f"r must be a finite number >= 0 (in the units of X), got {r!r}.")
+    r = float(r)
+    Xd = np.ascontiguousarray(X, dtype=np.float64)
+    n_points = Xd.shape[0]
+    if method == "auto":
+        method = "kdtree" if Xd.shape[1] <= RADIUS_KDTREE_MAX_DIMS else "brute"
+    # candidates within a slightly larger radius, so rounding in the search never loses a pair
+    scale = float(np.abs(Xd).max()) if Xd.size else 0.0
+    slack = r * (1 + 1e-9) + 1e-12 * max(scale, 1.0)
+    if method == "kdtree":
+        pairs = cKDTree(Xd).query_pairs(slack, output_type="ndarray").astype(np.int64)
+        pairs = pairs.reshape(-1, 2)
+        _check_edge_budget(pairs.shape[0], max_edges, r)
+    else:
+        pairs = _radius_brute_pairs(Xd, slack, max_edges, r)
+    if pairs.size:
+        diff = Xd[pairs[:, 0]] - Xd[pairs[:, 1]]
+        keep = np.sqrt(np.einsum("ij,ij->i", diff, diff)) <= r
+        pairs = pairs[keep]
+    graph = Graph.from_edges(pairs, n_points)
+    graph.method = method
+    mean_degree = graph.indices.shape[0] / max(n_points, 1)
+    if n_points > 1 and (graph.n_edges == 0 or mean_degree > 0.5 * (n_points - 1)):
+        warnings.warn(
+            f"radius_graph: r={r:g} gives mean degree {mean_degree:.1f} of a possible {n_points - 1}; r is in the "
+            f"units of X (nearest-neighbour distances here are about {_typical_nn_distance(Xd):.3g}).",
+            stacklevel=2,
+        )
+    return graph
+
+
+def _check_edge_budget(n_pairs: int, max_edges, r: float) -> None:
+    if max_edges is not None and n_pairs > max_edges:
+        raise ValueError(
+            f"r={r:g} connects more than max_edges={max_edges} pairs; lower r or raise max_edges."
+        )
+
+
+def _radius_brute_pairs(Xd: np.ndarray, slack: float, max_edges, r: float) -> np.ndarray:
+    n_points = Xd.shape[0]
+    centred = Xd - Xd.mean(axis=0)
+    sqnorms = np.einsum("ij,ij->i", centred, centred)
+    # |a - b|^2 from the Gram matrix loses about eps * (|a|^2 + |b|^2); widen the threshold by that much
+    margin = 8 * np.finfo(np.float64).eps * (sqnorms.max() if n_points else 0.0)
+    bound = slack * slack + margin
+    block = int(min(max(n_points, 1), max(32, BRUTE_BLOCK_BYTES // (8 * max(n_points, 1)))))
+    found = []
+    total = 0
+    for start in range(0, n_points, block):
+        stop = min(n_points, start + block)
+        d2 = sqnorms[start:stop, None] + sqnorms[None, :] - 2.0 * (centred[start:stop] @ centred.T)
+        rows, cols = np.nonzero(d2 <= bound)
+        rows = rows + start
+        upper = cols > rows
+        found.append(np.stack([rows[upper], cols[upper]], axis=1).astype(np.int64))
+        total += int(np.count_nonzero(upper))
+        _check_edge_budget(total, max_edges, r)
+    return np.concatenate(found) if found else np.zeros((0, 2), np.int64)
+
+
+def _typical_nn_distance(Xd: np.ndarray) -> float:
+    sample = Xd[np.random.default_rng(0).choice(Xd.shape[0], size=min(200, Xd.shape[0]), replace=False)]
+    dist, _ = cKDTree(Xd).query(sample, k=2)
+    return float(np.median(dist[:, 1]))

@@ -349,6 +349,14 @@ class RicciFlowMonitor:
 
         return plot_history(self.history, path)
 
+    def early_stopping_epoch(self, column: str = "mean_local_coefficient", **options):
+        """Hehl et al. (2025)'s geometry-informed early stopping on this monitor's history: the epoch to
+        restore once the mean local coefficient has stopped falling, else None (ricci_fast.stats.
+        early_stopping_epoch; options patience, min_delta)."""
+        from ricci_fast.stats import early_stopping_epoch
+
+        return early_stopping_epoch(self.history, column, **options)
+
 
 def _reason(message: str) -> str:
     """A warning's kind: its text before the first ': ', without numbers (each kind is said once, not
