@@ -28,7 +28,7 @@ from ricci_fast.curvature import (
     warn_duplicates,
 )
 from ricci_fast.geodesics import run_bfs, sampled_geodesic_sum
-from ricci_fast.graph import METHODS, METRICS, SYMMETRIZE, knn_graph
+from ricci_fast.graph import METHODS, METRICS, SYMMETRIZE, knn_graph, restrict_k
 from ricci_fast.kernels import csr as _csr
 
 #: Transitions the global coefficient needs (docs/definitions.md section 4: at least 4 layers).
@@ -415,6 +415,8 @@ def ricci_flow(
         return k_scan(layers, k, curvature=curvature, metric=metric, symmetrize=symmetrize, method=method,
                       progress=progress, disconnected=disconnected, geodesic_sources=geodesic_sources, seed=seed,
                       **curvature_options)
+    # k_scan's neighbour tables at its largest k, one per layer: each flow of the scan restricts them
+    knn_tables = curvature_options.pop("_knn_tables", None)
     names, items = _named_layers(layers)
     if len(items) < 2:
         raise ValueError(f"layers: a flow needs at least 2 layers (4 for the global coefficient), got {len(items)}.")
@@ -452,8 +454,12 @@ def ricci_flow(
             graphs = []
             for name, a in zip(names, arrays):
                 try:
-                    graphs.append(knn_graph(a, options["k"], metric=options["metric"],
-                                            symmetrize=options["symmetrize"], method=options["method"]))
+                    if knn_tables is not None:
+                        table = knn_tables[len(graphs)]
+                        graphs.append(restrict_k(table, options["k"]) if options["k"] < table.k else table)
+                    else:
+                        graphs.append(knn_graph(a, options["k"], metric=options["metric"],
+                                                symmetrize=options["symmetrize"], method=options["method"]))
                 except MemoryError as exc:
                     raise MemoryError(f"layer {name!r}: out of memory in the k-NN search: {exc}") from exc
                 bar.update()

@@ -334,22 +334,23 @@ def _rowwise_corr(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 # --- k-scan --------------------------------------------------------------------------------------------
 
 
-def k_scan(layers, ks, *, curvature: str = "forman", metric: str = "euclidean", symmetrize: str = "union",
-           method: str = "auto", progress: bool = True, **flow_options) -> dict:
+def k_scan(layers, ks, *, curvature: str | None = None, metric: str | None = None, symmetrize: str | None = None,
+           method: str | None = None, progress: bool = True, **flow_options) -> dict:
     """One RicciFlow per k, keyed by k (`ricci_flow(layers, k=[...])` lands here).
 
     Each layer's neighbour table is searched once, at the largest k; every smaller k takes the first
-    k columns of that table (same tie rule) through the same symmetrisation (`graph.restrict_k`), so
-    each flow is identical to a separate ricci_flow(layers, k) call for exact search, at little more
-    than one search's cost.  flow_options (disconnected, geodesic_sources, seed, curvature options)
-    go to every flow.
+    k columns of that table (same tie rule) through the same symmetrisation (`graph.restrict_k`), and
+    then the same path as ricci_flow (connectivity policy, curvature, geodesics), so each flow is
+    identical to a separate ricci_flow(layers, k) call for exact search, at little more than one
+    search's cost.  flow_options (disconnected, geodesic_sources, seed, curvature options) go to every
+    flow.
     """
     from tqdm.auto import tqdm
 
     from ricci_fast._validation import as_activation_array, as_activation_tensor, check_k, check_same_points, is_device_tensor
-    from ricci_fast.curvature import LayerCurvature, curvature_of_graph
-    from ricci_fast.flow import ricci_flow
-    from ricci_fast.graph import knn_graph, restrict_k
+    from ricci_fast.curvature import LayerCurvature
+    from ricci_fast.flow import _named_layers, ricci_flow
+    from ricci_fast.graph import knn_graph
 
     ks = list(ks)
     if not ks:
@@ -359,29 +360,23 @@ def k_scan(layers, ks, *, curvature: str = "forman", metric: str = "euclidean", 
             raise TypeError(f"k: every k must be an integer, got {value!r}.")
     if len(set(int(v) for v in ks)) != len(ks):
         raise ValueError(f"k: duplicate values in {ks}.")
-    names = None
-    if isinstance(layers, Mapping):
-        names = list(layers)
-        layers = [layers[name] for name in names]
-    layers = list(layers)
-    if any(isinstance(layer, LayerCurvature) for layer in layers):
+    names, items = _named_layers(layers)
+    if any(isinstance(layer, LayerCurvature) for layer in items):
         raise TypeError("k as a list needs activations (a LayerCurvature already has its k).")
-    arrays = [as_activation_tensor(a, layer=i) if is_device_tensor(a) else as_activation_array(a, layer=i)
-              for i, a in enumerate(layers)]
+    arrays = [as_activation_tensor(a, layer=repr(n)) if is_device_tensor(a) else as_activation_array(a, layer=repr(n))
+              for n, a in zip(names, items)]
     check_same_points([a.shape[0] for a in arrays])
-    for i, a in enumerate(arrays):
+    for name, a in zip(names, arrays):
         for value in ks:
-            check_k(int(value), a.shape[0], layer=i)
+            check_k(int(value), a.shape[0], layer=repr(name))
     k_max = max(int(v) for v in ks)
-    curvature_options = {key: flow_options.pop(key) for key in list(flow_options)
-                         if key not in ("disconnected", "geodesic_sources", "seed")}
-    tables = [knn_graph(a, k_max, metric=metric, symmetrize=symmetrize, method=method)
+    tables = [knn_graph(a, k_max, metric=metric or "euclidean", symmetrize=symmetrize or "union", method=method or "auto")
               for a in tqdm(arrays, desc="k-NN tables", unit="layer", disable=not progress)]
+    named = dict(zip(names, arrays))
     out = {}
     for value in tqdm(sorted(int(v) for v in ks), desc="k-scan", unit="k", disable=not progress):
-        computed = [curvature_of_graph(restrict_k(t, value) if value < k_max else t, curvature, geodesics=False,
-                                       **curvature_options) for t in tables]
-        out[value] = ricci_flow(dict(zip(names, computed)) if names else computed, progress=False, **flow_options)
+        out[value] = ricci_flow(named, value, curvature=curvature, metric=metric, symmetrize=symmetrize, method=method,
+                                progress=False, _knn_tables=tables, **flow_options)
     return {int(v): out[int(v)] for v in ks}
 
 
