@@ -382,7 +382,7 @@ for _name, (_fn, _pattern) in GRAPH_VALUES.items():
 # ---------------------------------------------------------------------------------------------------
 # Activations: magnitudes, dtypes, shapes, k
 
-X_NAME = r"\b(X|acts|layer \d+)\b"
+X_NAME = r"\b(X|acts|layer \d+|layer '[^']+')"
 
 
 def _points(n=40, d=6, seed=0):
@@ -676,7 +676,7 @@ def flow_no_layers():
     rf().ricci_flow([], 3, progress=False)
 
 
-@case("options", REFUSE(r"layer 1: .*NaN"))
+@case("options", REFUSE(r"layer '?1'?: .*NaN"))
 def flow_nan_in_one_layer():
     bad = _points(40)
     bad[3, 2] = np.nan
@@ -887,14 +887,14 @@ CLI = {
     "empty_npz": (["flow", "{path}", "--no-progress"], _npz(), r"layers"),
     "one_layer": (["flow", "{path}", "--no-progress"], _npz(_points(30)), r"at least 2 layers"),
     "nan_layer": (["flow", "{path}", "-k", "3", "--no-progress"], _npz(_LAYERS4[0], np.full((30, 2), np.nan)),
-                  r"layer 1: .*NaN"),
+                  r"layer '?1'?: .*NaN"),
     "mismatched": (["flow", "{path}", "-k", "3", "--no-progress"], _npz(_points(30), _points(20)),
                    r"same probe points"),
     "object_layer": (["flow", "{path}", "--no-progress"], _object_npz, r"ricci-fast|pickle|object"),
     "string_layer": (["flow", "{path}", "-k", "1", "--no-progress"],
-                     _npz(np.array([["a", "b"], ["c", "d"]]), np.array([["a", "b"], ["c", "d"]])), r"layer 0: .*str"),
+                     _npz(np.array([["a", "b"], ["c", "d"]]), np.array([["a", "b"], ["c", "d"]])), r"layer '?0'?: .*str"),
     "datetime_layer": (["flow", "{path}", "-k", "1", "--no-progress"],
-                       _npz(np.arange(6).astype("datetime64[D]").reshape(3, 2), _points(3)), r"layer 0: .*datetime"),
+                       _npz(np.arange(6).astype("datetime64[D]").reshape(3, 2), _points(3)), r"layer '?0'?: .*datetime"),
     "one_d_layer": (["flow", "{path}", "-k", "1", "--no-progress"], _npz(np.zeros(5), np.zeros(5)), r"1-D"),
     "k_zero": (["flow", "{path}", "-k", "0", "--no-progress"], _npz(*_LAYERS4), r"k=0 is out of range"),
     "k_too_big": (["flow", "{path}", "-k", "30", "--no-progress"], _npz(*_LAYERS4), r"k=30 is out of range"),
