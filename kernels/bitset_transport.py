@@ -22,7 +22,7 @@ reported with the edge that needed it.
 import numpy as np
 from numba import njit
 
-from ricci_fast.kernels._bits import lowest_bit_index
+from ricci_fast.kernels._bits import lowest_bit_index, popcount
 from ricci_fast.kernels.transport_problem import edge_problem, sink_cost_masks
 
 _ONE = np.uint64(1)
@@ -263,8 +263,25 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
         for q in range(n):
             for w in range(W):
                 tight[q * W + w] = _rc_word(c1[q * W + w], c2[q * W + w], src_mask[w], pot, W, w, pi_v[q], 0)
-        # direct pushes along tight arcs
+        # direct pushes along tight arcs, the sinks with the fewest tight sources first (fewer conflicts
+        # left for the augmenting paths)
         for q in range(n):
+            vlist[q] = q
+            cnt = 0
+            if rd[q] > 0:
+                for w in range(W):
+                    cnt += popcount(tight[q * W + w] & rs_mask[w])
+            tent_v[q] = cnt
+        if n <= 512:
+            for i in range(1, n):
+                q = vlist[i]
+                j = i - 1
+                while j >= 0 and tent_v[vlist[j]] > tent_v[q]:
+                    vlist[j + 1] = vlist[j]
+                    j -= 1
+                vlist[j + 1] = q
+        for qi in range(n):
+            q = vlist[qi]
             if rd[q] <= 0:
                 continue
             for w in range(W):
@@ -363,7 +380,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                     i = (lv - 1) // 2
                     vlist[tent_v[i]] = q
                     tent_v[i] += 1
-            for i in range(n_lv):
+            for i in range(1, n_lv):  # level-0 sources are never scanned: paths start from the sinks
                 for w in range(W):
                     m = lvl_u[i * W + w]
                     while m:
