@@ -526,6 +526,359 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
     return total, STATUS_OK
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _at_potential(pot_mask, value):
+    if value < 0 or value >= pot_mask.shape[0]:
+        return np.uint64(0)
+    return pot_mask[value]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _with_reduced_cost(c1, c2only, c3, pot_mask, pv, r):
+    """Sources whose arc to a sink with potential pv has reduced cost r (cost + pi_u - pi_v = r)."""
+    return ((c1 & _at_potential(pot_mask, pv + r - 1)) | (c2only & _at_potential(pot_mask, pv + r - 2))
+            | (c3 & _at_potential(pot_mask, pv + r - 3)))
+
+
+@njit(cache=True, nogil=True)
+def _raise_potentials(mask, done, dist, reach, pi):
+    """pi += min(dist, reach) over the nodes of mask (dist counts only where done)."""
+    m = mask
+    while m:
+        p = lowest_bit_index(m)
+        m &= m - _ONE
+        if (done >> np.uint64(p)) & _ONE and dist[p] < reach:
+            pi[p] += dist[p]
+        else:
+            pi[p] += reach
+
+
+@njit(cache=True, nogil=True)
+def word_transport(src_mask, supply, snk_mask, demand, c1, c2, flow, pi_u, pi_v, pot_mask, tight, fmask,
+                   rs, rd, dist_u, dist_v, lvl_u, lvl_v, stack, bucket_u, bucket_v):
+    """Exact transport for at most 64 sources and 64 sinks, every set one machine word (the common case:
+    both closed neighbourhoods below 64 nodes), float64 masses; flow (64, 64) must be zero on entry and is
+    left zero.  Returns (cost, status).
+
+    Sources are bit positions p of src_mask (supply[p]), sinks positions q of snk_mask (demand[q]);
+    c1[q] / c2[q] are the sources at hop distance 1 / <= 2 from sink q (the rest are at 3).  Same
+    primal-dual method as `min_cost_transport`, but every scan over sources is one word operation and
+    only the sinks are looped over.  flow must be zero on entry and is left zero.  Returns the cost."""
+    remaining = 0.0
+    rs_mask = src_mask
+    m = src_mask
+    while m:
+        p = lowest_bit_index(m)
+        m &= m - _ONE
+        rs[p] = supply[p]
+        pi_u[p] = 0
+        remaining += supply[p]
+    rd_mask = snk_mask
+    m = snk_mask
+    while m:
+        q = lowest_bit_index(m)
+        m &= m - _ONE
+        rd[q] = demand[q]
+        fmask[q] = np.uint64(0)
+        pi_v[q] = 1  # all costs are >= 1: the first phase's tight arcs are exactly the cost-1 arcs
+    for v in range(pot_mask.shape[0]):
+        pot_mask[v] = np.uint64(0)
+    pot_mask[0] = src_mask
+    first = True
+    path_length = 1  # the length of the current shortest augmenting paths (see min_cost_transport)
+    passes = 0
+    while rs_mask:
+        passes += 1
+        if passes > 3:
+            return 0.0, STATUS_INTERNAL
+        if not first:
+            # Dijkstra over reduced costs in four buckets (sets of sources / sinks at each tentative
+            # distance), one word per set
+            done_u = np.uint64(0)
+            done_v = np.uint64(0)
+            for level in range(4):
+                bucket_u[level] = np.uint64(0)
+                bucket_v[level] = np.uint64(0)
+            bucket_u[0] = rs_mask
+            reach = -1
+            for level in range(4):
+                while True:
+                    fu = bucket_u[level] & ~done_u
+                    fv = bucket_v[level] & ~done_v
+                    if fu == 0 and fv == 0:
+                        break
+                    if fu:
+                        done_u |= fu
+                        m = fu
+                        while m:
+                            p = lowest_bit_index(m)
+                            m &= m - _ONE
+                            dist_u[p] = level
+                        m = snk_mask & ~done_v
+                        while m:
+                            q = lowest_bit_index(m)
+                            m &= m - _ONE
+                            c2only = c2[q] & ~c1[q]
+                            c3 = src_mask & ~c2[q]
+                            for r in range(4 - level):
+                                if _with_reduced_cost(c1[q], c2only, c3, pot_mask, pi_v[q], r) & fu:
+                                    bucket_v[level + r] |= _bit(q)
+                                    break
+                    if fv:
+                        done_v |= fv
+                        m = fv
+                        while m:
+                            q = lowest_bit_index(m)
+                            m &= m - _ONE
+                            dist_v[q] = level
+                            if rd[q] > 0:
+                                reach = level
+                        if reach >= 0:
+                            break
+                        # backward arcs (they carry flow, so their reduced cost is 0)
+                        back = np.uint64(0)
+                        m = fv
+                        while m:
+                            q = lowest_bit_index(m)
+                            m &= m - _ONE
+                            back |= fmask[q]
+                        bucket_u[level] |= back & ~done_u
+                if reach >= 0:
+                    break
+            if reach < 0:
+                break  # only a rounding residue is left
+            path_length += reach
+            if path_length >= 3:
+                break
+            _raise_potentials(src_mask, done_u, dist_u, reach, pi_u)
+            _raise_potentials(snk_mask, done_v, dist_v, reach, pi_v)
+            for v in range(pot_mask.shape[0]):
+                pot_mask[v] = np.uint64(0)
+            m = src_mask
+            while m:
+                p = lowest_bit_index(m)
+                m &= m - _ONE
+                if pi_u[p] < pot_mask.shape[0]:
+                    pot_mask[pi_u[p]] |= _bit(p)
+                else:
+                    return 0.0, STATUS_INTERNAL  # potentials stay below 16 for costs <= 3
+        first = False
+        # tight (zero reduced cost) sources of every sink
+        m = snk_mask
+        while m:
+            q = lowest_bit_index(m)
+            m &= m - _ONE
+            tight[q] = _with_reduced_cost(c1[q], c2[q] & ~c1[q], src_mask & ~c2[q], pot_mask, pi_v[q], 0)
+        # direct pushes
+        m = rd_mask
+        while m:
+            q = lowest_bit_index(m)
+            m &= m - _ONE
+            cand = tight[q] & rs_mask
+            while cand and rd[q] > 0:
+                p = lowest_bit_index(cand)
+                cand &= cand - _ONE
+                amount = rs[p] if rs[p] < rd[q] else rd[q]
+                flow[p, q] += amount
+                fmask[q] |= _bit(p)
+                rs[p] -= amount
+                rd[q] -= amount
+                remaining -= amount
+                if rs[p] <= 0:
+                    rs[p] = 0.0
+                    rs_mask &= ~_bit(p)
+            if rd[q] <= 0:
+                rd[q] = 0.0
+                rd_mask &= ~_bit(q)
+        # Dinic rounds on the tight arcs
+        while rs_mask and rd_mask:
+            # BFS: level 0 = sources with supply; odd levels sinks, even levels sources
+            lvl_u[0] = rs_mask
+            seen_u = rs_mask
+            seen_v = np.uint64(0)
+            frontier = rs_mask
+            depth = 0
+            found = False
+            while frontier:
+                new_v = np.uint64(0)
+                m = snk_mask & ~seen_v
+                while m:
+                    q = lowest_bit_index(m)
+                    m &= m - _ONE
+                    if tight[q] & frontier:
+                        new_v |= _bit(q)
+                if new_v == 0:
+                    break
+                seen_v |= new_v
+                lvl_v[depth + 1] = new_v
+                if new_v & rd_mask:
+                    found = True
+                    break
+                new_u = np.uint64(0)
+                m = new_v
+                while m:
+                    q = lowest_bit_index(m)
+                    m &= m - _ONE
+                    new_u |= tight[q] & fmask[q]
+                new_u &= ~seen_u
+                seen_u |= new_u
+                lvl_u[depth + 2] = new_u
+                frontier = new_u
+                depth += 2
+            if not found:
+                break
+            last = depth + 1
+            lvl_v[last] &= rd_mask  # only sinks with demand left end a path
+            pushed = 0.0
+            starts = lvl_u[0]
+            while starts:
+                p0 = lowest_bit_index(starts)
+                starts &= starts - _ONE
+                while rs[p0] > 0 and (lvl_u[0] >> np.uint64(p0)) & _ONE:
+                    top = 0
+                    stack[0] = p0
+                    reached = -1
+                    while top >= 0:
+                        node = stack[top]
+                        if top % 2 == 0:
+                            # a source at level top: a live sink one level down whose tight set holds it
+                            m = lvl_v[top + 1]
+                            nxt = -1
+                            while m:
+                                q = lowest_bit_index(m)
+                                m &= m - _ONE
+                                if (tight[q] >> np.uint64(node)) & _ONE:
+                                    nxt = q
+                                    break
+                            if nxt < 0:
+                                lvl_u[top] &= ~_bit(node)
+                                top -= 1
+                                continue
+                            top += 1
+                            stack[top] = nxt
+                            if top == last:
+                                reached = nxt
+                                break
+                        else:
+                            cand = tight[node] & fmask[node] & lvl_u[top + 1] if top + 1 <= depth else np.uint64(0)
+                            if cand == 0:
+                                lvl_v[top] &= ~_bit(node)
+                                top -= 1
+                                continue
+                            top += 1
+                            stack[top] = lowest_bit_index(cand)
+                    if reached < 0:
+                        break
+                    amount = rs[p0] if rs[p0] < rd[reached] else rd[reached]
+                    for s in range(1, top, 2):
+                        back = flow[stack[s + 1], stack[s]]
+                        if back < amount:
+                            amount = back
+                    for s in range(0, top + 1, 2):
+                        p = stack[s]
+                        q = stack[s + 1]
+                        flow[p, q] += amount
+                        fmask[q] |= _bit(p)
+                    for s in range(1, top, 2):
+                        q = stack[s]
+                        p = stack[s + 1]
+                        flow[p, q] -= amount
+                        if flow[p, q] <= 0:
+                            flow[p, q] = 0.0
+                            fmask[q] &= ~_bit(p)
+                    rs[p0] -= amount
+                    if rs[p0] <= 0:
+                        rs[p0] = 0.0
+                        rs_mask &= ~_bit(p0)
+                    rd[reached] -= amount
+                    if rd[reached] <= 0:
+                        rd[reached] = 0.0
+                        rd_mask &= ~_bit(reached)
+                        lvl_v[last] &= ~_bit(reached)
+                    pushed += amount
+            if pushed <= 0:
+                break
+            remaining -= pushed
+        if path_length == 2:
+            break
+    remaining = 0.0
+    m = src_mask
+    while m:
+        p = lowest_bit_index(m)
+        m &= m - _ONE
+        remaining += rs[p]
+    total = 3.0 * remaining  # the rest moves along length-3 paths (see mincost_flow.min_cost_transport)
+    m = snk_mask
+    while m:
+        q = lowest_bit_index(m)
+        m &= m - _ONE
+        f = fmask[q]
+        while f:
+            p = lowest_bit_index(f)
+            f &= f - _ONE
+            if (c1[q] >> np.uint64(p)) & _ONE:
+                cost = 1
+            elif (c2[q] >> np.uint64(p)) & _ONE:
+                cost = 2
+            else:
+                cost = 3
+            total += flow[p, q] * cost
+            flow[p, q] = 0.0
+        fmask[q] = np.uint64(0)
+    return total, STATUS_OK
+
+
+@njit(cache=True, nogil=True)
+def _word_masses(indptr, indices, x, y, alpha, supply, demand, sink_node):
+    """Net masses of mu_x - mu_y with sources indexed by position in N[x] (N(x), then x) and sinks by
+    position in N[y] (N(y), then y).  Returns (source mask, sink mask, scale)."""
+    dx = indptr[x + 1] - indptr[x]
+    dy = indptr[y + 1] - indptr[y]
+    centre = alpha * dx * dy
+    per_x = (1.0 - alpha) * dy
+    per_y = (1.0 - alpha) * dx
+    src_mask = np.uint64(0)
+    snk_mask = np.uint64(0)
+    a = indptr[x]
+    b = indptr[y]
+    a_end = indptr[x + 1]
+    b_end = indptr[y + 1]
+    while a < a_end or b < b_end:
+        pa = -1
+        pb = -1
+        if b >= b_end or (a < a_end and indices[a] < indices[b]):
+            node = indices[a]
+            pa = a - indptr[x]
+            net = per_x
+            a += 1
+        elif a >= a_end or indices[b] < indices[a]:
+            node = indices[b]
+            pb = b - indptr[y]
+            net = -per_y
+            b += 1
+        else:
+            node = indices[a]
+            pa = a - indptr[x]
+            pb = b - indptr[y]
+            net = per_x - per_y
+            a += 1
+            b += 1
+        if node == x:  # in N(y) only; as the centre of mu_x it is position dx of N[x]
+            net += centre
+            pa = dx
+        elif node == y:  # in N(x) only; position dy of N[y]
+            net -= centre
+            pb = dy
+        if net > 0:
+            src_mask |= _bit(pa)
+            supply[pa] = net
+        elif net < 0:
+            snk_mask |= _bit(pb)
+            demand[pb] = -net
+            sink_node[pb] = node
+    return src_mask, snk_mask, float(dx) * float(dy)
+
+
 @njit(cache=True, nogil=True)
 def _owner_masks(indptr, indices, x, closed, n_words, set_bits):
     """closed[w * n_words:] gets bit p for every w in the closed neighbourhood of the p-th member of N[x]
@@ -607,12 +960,34 @@ def owns(indptr, x, y):
 
 @njit(cache=True, nogil=True)
 def ollivier_exact_range(indptr, indices, alpha, owners, start, stop, max_words, out, closed, within2, w2_owner,
-                         cm, mk, bint, bflt, lint, lflt, a_src, a_amt, a_next, e_src, e_sup, e_snk, e_dem, need):
+                         cm, mk, bint, bflt, lint, lflt, a_src, a_amt, a_next, e_src, e_sup, e_snk, e_dem, need,
+                         wflow, wfl, wint, wu64):
     """Exact curvature of every edge owned by owners[start:stop] into out (both CSR directions).
 
     Stops at the first owner whose scratch is too small, fills need (see NEED_*) and returns its item
-    index; returns stop when all are done, or -1 - item on an internal error."""
+    index; returns stop when all are done, or -1 - item on an internal error.  Edges whose closed
+    neighbourhoods both have fewer than 64 nodes use word_transport (w* scratch: wflow (64, 64) float64
+    zeros, wfl (4, 64) float64, wint (5 * 64 + 130) int64, wu64 (4 * 64 + 16 + 2 * 130 + 8) uint64)."""
     n_nodes = indptr.shape[0] - 1
+    w_sup = wfl[0]
+    w_dem = wfl[1]
+    w_rs = wfl[2]
+    w_rd = wfl[3]
+    w_snk = wint[0:64]
+    w_piu = wint[64:128]
+    w_piv = wint[128:192]
+    w_du = wint[192:256]
+    w_dv = wint[256:320]
+    w_stack = wint[320:450]
+    w_c1 = wu64[0:64]
+    w_c2 = wu64[64:128]
+    w_tight = wu64[128:192]
+    w_fmask = wu64[192:256]
+    w_pot = wu64[256:272]
+    w_lu = wu64[272:402]
+    w_lv = wu64[402:532]
+    w_bu = wu64[532:536]
+    w_bv = wu64[536:540]
     for t in range(start, stop):
         x = owners[t]
         dx = indptr[x + 1] - indptr[x]
@@ -642,6 +1017,42 @@ def ollivier_exact_range(indptr, indices, alpha, owners, start, stop, max_words,
             for p in range(indptr[x], indptr[x + 1]):
                 y = indices[p]
                 if not owns(indptr, x, y):
+                    continue
+                if wx == 1 and indptr[y + 1] - indptr[y] < 64:
+                    src_m, snk_m, scale = _word_masses(indptr, indices, x, y, alpha, w_sup, w_dem, w_snk)
+                    if src_m == 0:
+                        value = 1.0
+                    else:
+                        m = snk_m
+                        while m:
+                            q = lowest_bit_index(m)
+                            m &= m - _ONE
+                            v = w_snk[q]
+                            if w2_owner[v] != x:
+                                acc = closed[v]
+                                for r in range(indptr[v], indptr[v + 1]):
+                                    acc |= closed[indices[r]]
+                                within2[v] = acc
+                                w2_owner[v] = x
+                            w_c1[q] = closed[v] & src_m
+                            w_c2[q] = within2[v] & src_m
+                        total, status = word_transport(src_m, w_sup, snk_m, w_dem, w_c1, w_c2, wflow, w_piu, w_piv,
+                                                       w_pot, w_tight, w_fmask, w_rs, w_rd, w_du, w_dv, w_lu, w_lv,
+                                                       w_stack, w_bu, w_bv)
+                        if status != STATUS_OK:
+                            _owner_masks(indptr, indices, x, closed, wx, False)
+                            return -1 - t
+                        value = 1.0 - total / scale
+                    out[p] = value
+                    lo = indptr[y]
+                    hi = indptr[y + 1]
+                    while lo < hi:
+                        mid = (lo + hi) // 2
+                        if indices[mid] < x:
+                            lo = mid + 1
+                        else:
+                            hi = mid
+                    out[lo] = value
                     continue
                 n_snk, any_src, scale = _masses_by_position(indptr, indices, x, y, alpha, wx, src_mask, supply,
                                                             e_snk, e_dem)

@@ -128,6 +128,8 @@ class _ExactScratch:
         self.e_snk = _allocate(max_deg + 2, np.int64, "edge problem")
         self.e_dem = _allocate(max_deg + 2, np.float64, "edge problem")
         self.need = np.zeros(_bitset.NEED_LEN, np.int64)
+        self.word = (np.zeros((64, 64)), np.zeros((4, 64)), np.zeros(5 * 64 + 130, np.int64),
+                     np.zeros(4 * 64 + 16 + 2 * 130 + 8, np.uint64))
 
     def grow(self):
         need = self.need
@@ -209,7 +211,7 @@ def _exact(graph, alpha, max_words=EXACT_MAX_WORDS):
             r = _bitset.ollivier_exact_range(
                 indptr, indices, alpha, owners, t, stop, max_words, out, s.closed, s.within2, s.w2_owner, s.cm, s.mk,
                 s.bint, s.bflt, s.lint, s.lflt, s.a_src, s.a_amt, s.a_next, s.e_src, s.e_sup, s.e_snk, s.e_dem,
-                s.need)
+                s.need, *s.word)
             if r == stop:
                 return
             if r < 0:
