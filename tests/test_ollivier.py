@@ -354,6 +354,7 @@ def test_bad_torch_device_is_a_value_error(rng):
         rf.ollivier_ricci(graph, solver="sinkhorn_torch", device="nonsense")
 
 
+@pytest.mark.filterwarnings("ignore:Sinkhorn did not reach")
 def test_bit_identical_for_every_thread_count():
     from ricci_fast._parallel import num_threads
 
