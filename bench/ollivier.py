@@ -4,6 +4,7 @@
     python bench/ollivier.py             # the README tables (several minutes on 2 cores)
     python bench/ollivier.py --quick     # small sizes
     python bench/ollivier.py --large     # adds one layer at N = 100,000
+    python bench/ollivier.py --hubs-only # only the hub-heavy graphs (high-dimensional data) beside GRC
 
 Times are medians of --repeat runs after a warm-up; memory is the peak RSS (worker processes included)
 above the starting level.  GraphRicciCurvature runs method "OTD" with the same alpha and as many
@@ -18,13 +19,13 @@ import sys
 import time
 import warnings
 
-import numba
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
 import ricci_fast as rf  # noqa: E402
+from ricci_fast import _parallel  # noqa: E402
 import reference  # noqa: E402
 from compare import PeakMemory, measure, network_layers  # noqa: E402
 
@@ -43,9 +44,79 @@ def grc_curvature(graph, alpha, procs):
     return orc.G
 
 
+def hub_layer(kind, n, seed=0):
+    """High-dimensional activations, whose k-NN graphs have hubs (hubness): isotropic Gaussian points in
+    R^50 or R^784, or one random width-512 ReLU layer on Gaussian inputs in R^100."""
+    rng = np.random.default_rng(seed)
+    if kind == "gauss50":
+        return rng.normal(size=(n, 50)).astype(np.float32)
+    if kind == "gauss784":
+        return rng.normal(size=(n, 784)).astype(np.float32)
+    X = rng.normal(size=(n, 100)).astype(np.float32)
+    W = rng.normal(size=(100, 512)).astype(np.float32) / np.float32(10.0)
+    return np.maximum(X @ W, 0)
+
+
+HUB_LABELS = {"gauss50": "Gaussian, D=50", "gauss784": "Gaussian, D=784", "relu512": "ReLU layer, width 512"}
+
+
+def degree_stats(graph):
+    deg = graph.degrees
+    return f"max degree {int(deg.max())}, {int((deg >= 64).sum())} nodes of degree >= 64"
+
+
+def bench_hub(kind, n, k, alpha, repeat, with_grc=True):
+    graph = rf.knn_graph(hub_layer(kind, n), k)
+    t_ours, m_ours, res = measure(lambda: rf.ollivier_ricci(graph, alpha), repeat)
+    label = f"{HUB_LABELS[kind]}, N={n}, k={k} ({graph.n_edges} edges; {degree_stats(graph)}), alpha={alpha}"
+    if not with_grc:
+        return f"| {label} | {t_ours:.3f} s | - | - | {mib(m_ours)} / - |"
+    procs = _parallel.get_num_threads()
+    theirs = measure(lambda: grc_curvature(graph, alpha, procs), 1, children=True)
+    M = res.values
+    G = theirs[2]
+    rows = np.repeat(np.arange(graph.n_nodes), graph.degrees)
+    lookup = {(int(u), int(v)): M[p] for p, (u, v) in enumerate(zip(rows, graph.indices))}
+    worst = max(abs(lookup[(u, v)] - d["ricciCurvature"]) for u, v, d in G.edges(data=True))
+    assert worst < 1e-9, f"GraphRicciCurvature disagrees by {worst}"
+    return f"| {label} | {t_ours:.3f} s | {theirs[0]:.2f} s | {theirs[0] / t_ours:.0f}x | {mib(m_ours)} / {mib(theirs[1])} |"
+
+
+def pot_edge(graph, x, y, alpha):
+    """1 - ot.emd2 for one edge, hop distances from scipy's BFS out of the support of mu_x (no N x N matrix)."""
+    import ot
+    from scipy.sparse.csgraph import shortest_path
+
+    def measure(v):
+        nbrs = graph.indices[graph.indptr[v]:graph.indptr[v + 1]]
+        m = {int(u): (1 - alpha) / nbrs.size for u in nbrs}
+        m[v] = m.get(v, 0.0) + alpha
+        return {u: w for u, w in m.items() if w > 0}
+
+    mx, my = measure(x), measure(y)
+    s, t = sorted(mx), sorted(my)
+    D = shortest_path(graph.to_scipy(), unweighted=True, directed=False, indices=s)
+    return 1.0 - float(ot.emd2(np.array([mx[u] for u in s]), np.array([my[v] for v in t]), D[:, t]))
+
+
+def hub_pot_check(kind, n, k, alpha, n_edges=300, seed=0):
+    """Worst |ours - ot.emd2| over a random sample of edges of a hub-heavy graph."""
+    graph = rf.knn_graph(hub_layer(kind, n), k)
+    values = rf.ollivier_ricci(graph, alpha).values
+    rows = np.repeat(np.arange(graph.n_nodes), graph.degrees)
+    # edges at the largest hubs first, then a random sample
+    order = np.argsort(-np.maximum(graph.degrees[rows], graph.degrees[graph.indices]), kind="stable")
+    pick = np.concatenate([order[: n_edges // 2], np.random.default_rng(seed).choice(rows.size, n_edges // 2)])
+    worst = 0.0
+    for p in pick:
+        x, y = int(rows[p]), int(graph.indices[p])
+        worst = max(worst, abs(values[p] - pot_edge(graph, x, y, alpha)))
+    return worst
+
+
 def bench_grc(n, k, alpha, repeat):
     graph = graph_of(n, k)
-    procs = numba.get_num_threads()
+    procs = _parallel.get_num_threads()
     ours = measure(lambda: rf.ollivier_ricci(graph, alpha).values, repeat)
     theirs = measure(lambda: grc_curvature(graph, alpha, procs), repeat, children=True)
     M = rf.curvature_of_graph(graph, "ollivier", geodesics=False, alpha=alpha).curvature_matrix()
@@ -115,6 +186,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--large", action="store_true")
+    parser.add_argument("--hubs-only", action="store_true")
+    parser.add_argument("--no-grc-hubs", action="store_true", help="skip GraphRicciCurvature on the hub graphs")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     small = graph_of(300, 10)
@@ -123,7 +196,22 @@ def main(argv=None):
     rf.ricci_flow(network_layers(200, [20] * 4), 10, curvature="ollivier", progress=False)
 
     sizes = [(500, 10), (500, 30)] if args.quick else [(2000, 10), (2000, 30), (5000, 10), (5000, 30)]
-    print(f"ricci_fast {rf.__version__}, {numba.get_num_threads()} threads, median of {args.repeat} runs\n")
+    print(f"ricci_fast {rf.__version__}, {_parallel.get_num_threads()} threads, median of {args.repeat} runs\n")
+    hub_n = 1000 if args.quick else 5000
+    print("Hub-heavy graphs (k-NN graphs of high-dimensional data) against GraphRicciCurvature (OTD, same alpha, "
+          "same number of processes):\n")
+    print("| graph | ricci_fast exact | GraphRicciCurvature | speed-up | peak memory (ricci_fast / GRC) |")
+    print("|---|---|---|---|---|")
+    for kind in ("gauss50", "gauss784", "relu512"):
+        print(bench_hub(kind, hub_n, 30, 0.0, args.repeat, with_grc=not args.no_grc_hubs), flush=True)
+    print("\nExact against POT (ot.emd2 on the hop-distance cost) on 300 edges of each hub graph (the 150 at the "
+          "largest hubs and 150 at random):\n")
+    print("| graph | worst abs difference |\n|---|---|")
+    for kind in ("gauss50", "gauss784", "relu512"):
+        print(f"| {HUB_LABELS[kind]}, N={hub_n}, k=30 | {hub_pot_check(kind, hub_n, 30, 0.0):.1e} |", flush=True)
+    if args.hubs_only:
+        return
+    print()
     print("Against GraphRicciCurvature (method OTD, same alpha, same number of processes):\n")
     print("| graph | ricci_fast exact | GraphRicciCurvature | speed-up | peak memory (ricci_fast / GRC) |")
     print("|---|---|---|---|---|")

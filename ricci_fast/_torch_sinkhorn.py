@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ricci_fast.kernels import transport as _transport
+from ricci_fast.kernels import transport_problem as _problem
+
+#: Padded cells (edges x sources x sinks) per batch: bounds the device memory of one batch (several
+#: float64 tensors of this size) whatever the degrees, e.g. of a hub of degree 3,000.
+MAX_BATCH_CELLS = 1 << 23
 
 
 def _torch():
@@ -21,49 +25,86 @@ def _torch():
     return torch
 
 
-def ollivier_sinkhorn_torch(graph, alpha_num, alpha_den, *, epsilon, tol, max_iter, device=None, batch_size=4096):
+def _batches(n_src, n_snk, batch_size, max_cells):
+    """Consecutive runs of edges (sorted by problem size) whose padded size stays within max_cells."""
+    order = np.lexsort((n_snk, n_src))
+    start = 0
+    while start < order.shape[0]:
+        stop = start
+        side_s = side_t = 1
+        while stop < order.shape[0] and stop - start < batch_size:
+            e = order[stop]
+            s_new, t_new = max(side_s, int(n_src[e])), max(side_t, int(n_snk[e]))
+            if stop > start and (stop + 1 - start) * s_new * t_new > max_cells:
+                break
+            side_s, side_t = s_new, t_new
+            stop += 1
+        yield order[start:stop], side_s, side_t
+        start = stop
+
+
+def ollivier_sinkhorn_torch(graph, alpha, *, epsilon, tol, max_iter, device=None, batch_size=4096,
+                            max_cells=MAX_BATCH_CELLS):
     torch = _torch()
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
-    edges = graph.edges()
-    n_edges = edges.shape[0]
-    max_side = int(graph.degrees.max()) + 1 if graph.n_nodes else 1
-    kappa = np.ones(n_edges)
-    converged = np.ones(n_edges, np.int8)
-    errors = np.zeros(n_edges)
-    for start in range(0, n_edges, batch_size):
-        stop = min(n_edges, start + batch_size)
-        a, b, costs, moved = _transport.extract_problems(
-            graph.indptr, graph.indices, edges[start:stop, 0].copy(), edges[start:stop, 1].copy(),
-            alpha_num, alpha_den, max_side,
-        )
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(f"device={device!r} is not a torch device ({exc}); use e.g. 'cpu' or 'cuda:0'.") from None
+    indptr, indices = graph.indptr, graph.indices
+    edge_x, edge_y, pos, mirror = _problem.upper_entries(indptr, indices)
+    n_edges = edge_x.shape[0]
+    nnz = indices.shape[0]
+    out = np.full(nnz, np.nan)
+    conv = np.zeros(nnz, np.int8)
+    errs = np.full(nnz, np.nan)
+    if n_edges == 0:
+        return out, conv, np.zeros(nnz)
+    side = int(graph.degrees.max()) + 2
+    vec = [np.empty(side, dt) for dt in (np.int64, np.float64, np.int64, np.float64)]
+    n_src = np.zeros(n_edges, np.int64)
+    n_snk = np.zeros(n_edges, np.int64)
+    _problem.edge_problem_sizes(indptr, indices, edge_x, edge_y, alpha, n_src, n_snk, *vec)
+    kappa = np.full(n_edges, np.nan)
+    converged = np.zeros(n_edges, np.int8)
+    errors = np.full(n_edges, np.nan)
+    for rows, side_s, side_t in _batches(n_src, n_snk, batch_size, max_cells):
+        n_words = (side_s + 63) // 64
+        try:
+            closed = np.zeros(graph.n_nodes * n_words, np.uint64)
+            c1 = np.zeros(side_t * n_words, np.uint64)
+            c2 = np.zeros(side_t * n_words, np.uint64)
+            cost = np.zeros((side_s, side_t), np.int8)
+            a = np.empty((rows.shape[0], side_s))
+            b = np.empty((rows.shape[0], side_t))
+            costs = np.empty((rows.shape[0], side_s, side_t), np.int8)
+            moved = np.empty(rows.shape[0])
+        except MemoryError:
+            e = rows[0]
+            raise MemoryError(f"sinkhorn_torch: no memory for a batch of {rows.shape[0]} problems of up to {side_s} x "
+                              f"{side_t} (edge ({edge_x[e]}, {edge_y[e]})); use solver='exact'.") from None
+        bad = _problem.extract_problems(indptr, indices, edge_x[rows], edge_y[rows], alpha, side_s, side_t, closed, c1,
+                                        c2, *vec, cost, a, b, costs, moved)
+        if bad:
+            raise RuntimeError("sinkhorn_torch: internal error, a problem did not fit its padding.")
         active = moved > 0
+        kappa[rows[~active]] = 1.0
+        converged[rows[~active]] = 1
+        errors[rows[~active]] = 0.0
         if not active.any():
             continue
         w, ok, err = _solve_batch(torch, a[active], b[active], costs[active], epsilon, tol, max_iter, device)
-        rows = np.flatnonzero(active) + start
-        kappa[rows] = 1.0 - w * moved[active]
-        converged[rows] = ok
-        errors[rows] = err
-    # scatter to both directions of every edge
-    out = np.empty(graph.indices.shape[0])
-    conv = np.empty(graph.indices.shape[0], np.int8)
-    errs = np.empty(graph.indices.shape[0])
-    rows = np.repeat(np.arange(graph.n_nodes), graph.degrees)
-    upper = graph.indices > rows
-    out[upper] = kappa
-    conv[upper] = converged
-    errs[upper] = errors
-    # the lower entry (j, i) of edge (i, j): sort both halves by (min, max) end points
-    lower = ~upper
-    order_upper = np.lexsort((graph.indices[upper], rows[upper]))
-    order_lower = np.lexsort((rows[lower], graph.indices[lower]))
-    lower_pos = np.flatnonzero(lower)[order_lower]
-    upper_pos = np.flatnonzero(upper)[order_upper]
-    out[lower_pos] = out[upper_pos]
-    conv[lower_pos] = conv[upper_pos]
-    errs[lower_pos] = errs[upper_pos]
+        sel = rows[active]
+        kappa[sel] = 1.0 - w * moved[active]
+        converged[sel] = ok
+        errors[sel] = err
+    out[pos] = kappa
+    out[mirror] = kappa
+    conv[pos] = converged
+    conv[mirror] = converged
+    errs[pos] = errors
+    errs[mirror] = errors
     return out, conv, errs
 
 

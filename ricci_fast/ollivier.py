@@ -2,22 +2,27 @@
 
 kappa(x, y) = 1 - W1(mu_x, mu_y), mu_x = alpha at x and (1 - alpha)/deg x on each neighbour, the
 ground cost being the hop distance in the same graph.  The exact solver (default) is a specialised
-integer min-cost flow (kernels/transport.py); "sinkhorn" is log-domain entropic transport with epsilon
-scaling; "sinkhorn_torch" runs batched Sinkhorn with PyTorch, on a CUDA device when one is available.
+min-cost flow over word-parallel sets (kernels/bitset_transport.py, problems from
+kernels/transport_problem.py); "sinkhorn" is log-domain entropic transport with epsilon scaling
+(kernels/sinkhorn.py); "sinkhorn_torch" runs batched Sinkhorn with PyTorch, on a CUDA device when one is
+available.  Loops run on ricci_fast._parallel's thread pool over serial nogil kernels; results are
+bit-identical for every thread count.
 """
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from dataclasses import dataclass, field
-from fractions import Fraction
 
-import numba
 import numpy as np
 
+from ricci_fast import _parallel
 from ricci_fast._validation import check_choice, check_graph
 from ricci_fast.graph import Graph
-from ricci_fast.kernels import transport as _transport
+from ricci_fast.kernels import bitset_transport as _bitset
+from ricci_fast.kernels import sinkhorn as _sinkhorn_kernels
+from ricci_fast.kernels import transport_problem as _problem
 
 SOLVERS = ("exact", "sinkhorn", "sinkhorn_torch")
 #: Sinkhorn defaults: final epsilon, tolerance on the L1 marginal error, iterations per epsilon step.
@@ -36,7 +41,8 @@ class OllivierRicci:
 
     n_not_converged counts undirected edges whose Sinkhorn iterations stopped at max_iter before the
     marginal error reached tol (always 0 for the exact solver), and `converged` flags each CSR entry;
-    max_marginal_error is the largest final L1 marginal error."""
+    max_marginal_error is the largest final L1 marginal error; max_degree is the graph's largest degree
+    (hubs: the exact solver's cost per edge grows with it)."""
 
     values: np.ndarray = field(repr=False)
     alpha: float
@@ -45,20 +51,241 @@ class OllivierRicci:
     max_marginal_error: float = 0.0
     epsilon: float | None = None
     converged: np.ndarray | None = field(default=None, repr=False)
+    max_degree: int = 0
 
 
-def _rational_alpha(alpha) -> tuple[int, int]:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating, Fraction)):
-        raise TypeError(f"alpha must be a number in [0, 1), got {alpha!r}.")
-    if not 0 <= float(alpha) < 1:
-        raise ValueError(f"alpha={alpha} is out of range: the idleness must satisfy 0 <= alpha < 1.")
-    frac = Fraction(alpha).limit_denominator(10_000)
-    if abs(float(frac) - float(alpha)) > 1e-12:
-        raise ValueError(
-            f"alpha={alpha} is not a fraction with denominator <= 10,000; the exact solver scales masses to "
-            f"integers, so pass e.g. alpha=0.5, 0.25 or Fraction(1, 3)."
-        )
-    return frac.numerator, frac.denominator
+def _check_alpha(alpha) -> float:
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"alpha must be a real number in [0, 1] (the idleness), got {alpha!r} of type "
+                        f"{type(alpha).__name__}.")
+    value = float(alpha)
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise ValueError(f"alpha={alpha!r} is out of range: the idleness must satisfy 0 <= alpha <= 1.")
+    return value
+
+
+def _check_positive_real(value, name: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive real number, got {value!r} of type {type(value).__name__}.")
+    out = float(value)
+    if not (np.isfinite(out) and out > 0):
+        raise ValueError(f"{name} must be > 0 and finite, got {value!r}.")
+    return out
+
+
+def _check_positive_int(value, name: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r} of type {type(value).__name__}.")
+    if int(value) < 1:
+        raise ValueError(f"{name} must be >= 1, got {value!r}.")
+    return int(value)
+
+
+def _check_device(device):
+    if device is None or isinstance(device, str):
+        return device
+    if type(device).__module__.startswith("torch") and type(device).__name__ == "device":
+        return device
+    raise TypeError(f"device must be None, a string such as 'cpu' or 'cuda:0', or a torch.device; got {device!r}.")
+
+
+def _mib(n_bytes) -> str:
+    return f"{n_bytes / 2**20:,.1f} MiB"
+
+
+def _allocate(shape, dtype, what, fill=None):
+    try:
+        if fill is None:
+            return np.zeros(shape, dtype)
+        return np.full(shape, fill, dtype)
+    except MemoryError:
+        raise MemoryError(f"could not allocate {_mib(int(np.prod(shape)) * np.dtype(dtype).itemsize)} for {what}") \
+            from None
+
+
+class _ExactScratch:
+    """Per-thread work arrays of the exact kernel; grown (between kernel calls) when an edge asks."""
+
+    def __init__(self, n_nodes, max_deg, n_words):
+        n_loop = min(max_deg + 1, 64 * n_words)
+        sizes = _bitset.scratch_sizes(n_words, n_loop)
+        self.n_nodes = n_nodes
+        self.closed = _allocate(n_nodes * n_words, np.uint64, "closed-neighbourhood masks")
+        self.within2 = _allocate(n_nodes * n_words, np.uint64, "two-hop masks")
+        self.w2_owner = _allocate(n_nodes, np.int64, "two-hop mask owners", fill=-1)
+        self.cm = _allocate(sizes["cm"], np.uint64, "cost masks")
+        self.mk = _allocate(sizes["mk"], np.uint64, "solver masks")
+        self.bint = _allocate(sizes["bint"], np.int64, "solver arrays")
+        self.bflt = _allocate(sizes["bflt"], np.float64, "solver arrays")
+        self.lint = _allocate(sizes["lint"], np.int64, "solver arrays")
+        self.lflt = _allocate(sizes["lflt"], np.float64, "solver arrays")
+        arena = 4 * (max_deg + 1) + 1024
+        self.a_src = _allocate(arena, np.int64, "flow arena")
+        self.a_amt = _allocate(arena, np.float64, "flow arena")
+        self.a_next = _allocate(arena, np.int64, "flow arena")
+        self.e_src = _allocate(max_deg + 2, np.int64, "edge problem")
+        self.e_sup = _allocate(max_deg + 2, np.float64, "edge problem")
+        self.e_snk = _allocate(max_deg + 2, np.int64, "edge problem")
+        self.e_dem = _allocate(max_deg + 2, np.float64, "edge problem")
+        self.need = np.zeros(_bitset.NEED_LEN, np.int64)
+        self.word = (np.zeros((64, 64)), np.zeros((4, 64)), np.zeros(5 * 64 + 130, np.int64),
+                     np.zeros(4 * 64 + 16 + 2 * 130 + 8, np.uint64))
+
+    def grow(self):
+        need = self.need
+        grow = lambda have, want: max(int(want), int(have * 1.5))  # noqa: E731
+        if need[_bitset.NEED_CLOSED] > self.closed.shape[0]:
+            size = grow(self.closed.shape[0], need[_bitset.NEED_CLOSED])
+            self.closed = self.within2 = None
+            self.closed = _allocate(size, np.uint64, "closed-neighbourhood masks")
+            self.within2 = _allocate(size, np.uint64, "two-hop masks")
+            self.w2_owner[:] = -1
+        for name, key, dtype in (("cm", _bitset.NEED_CM, np.uint64), ("mk", _bitset.NEED_MK, np.uint64),
+                                 ("bint", _bitset.NEED_BINT, np.int64), ("bflt", _bitset.NEED_BFLT, np.float64),
+                                 ("lint", _bitset.NEED_LINT, np.int64), ("lflt", _bitset.NEED_LFLT, np.float64)):
+            have = getattr(self, name)
+            if need[key] > have.shape[0]:
+                setattr(self, name, None)
+                setattr(self, name, _allocate(grow(have.shape[0], need[key]), dtype, "solver arrays"))
+        if need[_bitset.NEED_ARENA] > self.a_src.shape[0]:
+            size = int(need[_bitset.NEED_ARENA])
+            self.a_src = self.a_amt = self.a_next = None
+            self.a_src = _allocate(size, np.int64, "flow arena")
+            self.a_amt = _allocate(size, np.float64, "flow arena")
+            self.a_next = _allocate(size, np.int64, "flow arena")
+
+
+#: Closed neighbourhoods of up to 64 * this many nodes get per-node shared masks (N x this many words of
+#: scratch per thread); larger hubs are solved edge by edge with masks over the smaller side.
+EXACT_MAX_WORDS = 32
+
+
+def _where(graph, x, y) -> str:
+    deg = graph.degrees
+    if y < 0:
+        return f"node {x} (degree {deg[x]})"
+    return f"edge ({x}, {y}) (degrees {deg[x]} and {deg[y]})"
+
+
+def _check_filled(values, graph, what):
+    bad = np.isnan(values)
+    if bad.any():
+        raise RuntimeError(f"{what}: internal error, {int(bad.sum())} of {values.size} curvature values were not "
+                           f"computed; please report this with the graph.")
+    if values.size and (values.min() < -2 - 1e-9 or values.max() > 1 + 1e-9):
+        raise RuntimeError(f"{what}: internal error, curvature outside [-2, 1] (min {values.min()}, max "
+                           f"{values.max()}); please report this with the graph.")
+
+
+def _exact(graph, alpha, max_words=EXACT_MAX_WORDS):
+    indptr, indices = graph.indptr, graph.indices
+    n_nodes = graph.n_nodes
+    deg = graph.degrees.astype(np.int64)
+    out = np.full(indices.shape[0], np.nan)
+    if indices.shape[0] == 0:
+        return out
+    max_deg = int(deg.max())
+    rows = np.repeat(np.arange(n_nodes, dtype=np.int64), deg)
+    cols = indices.astype(np.int64)
+    owned = (deg[rows] > deg[cols]) | ((deg[rows] == deg[cols]) & (rows < cols))
+    n_owned = np.bincount(rows[owned], minlength=n_nodes)
+    owners = np.flatnonzero(n_owned)
+    # heaviest first (work ~ owned edges x words x degree), so that no thread is left with a hub at the end
+    work = n_owned[owners] * (deg[owners] // 64 + 1) * (deg[owners] + 1)
+    owners = owners[np.argsort(-work, kind="stable")].astype(np.int64)
+    words = (deg[owners] + 64) // 64
+    n_words = int(min(max_words, words[words <= max_words].max() if (words <= max_words).any() else 1))
+
+    def scratch():
+        try:
+            return _ExactScratch(n_nodes, max_deg, n_words)
+        except MemoryError as exc:
+            raise MemoryError(f"exact Ollivier-Ricci: per-thread scratch for a graph of {n_nodes} nodes and "
+                              f"max degree {max_deg}: {exc}; use fewer threads (ricci_fast.num_threads) or "
+                              f"more memory.") from None
+
+    def work_range(start, stop, s):
+        t = start
+        while t < stop:
+            s.need[:] = 0
+            r = _bitset.ollivier_exact_range(
+                indptr, indices, alpha, owners, t, stop, max_words, out, s.closed, s.within2, s.w2_owner, s.cm, s.mk,
+                s.bint, s.bflt, s.lint, s.lflt, s.a_src, s.a_amt, s.a_next, s.e_src, s.e_sup, s.e_snk, s.e_dem,
+                s.need, *s.word)
+            if r == stop:
+                return
+            if r < 0:
+                x = owners[-1 - r]
+                raise RuntimeError(f"exact Ollivier-Ricci: internal error in the transport solver at "
+                                   f"{_where(graph, x, -1)}; please report this with the graph.")
+            x, y = int(owners[r]), int(s.need[_bitset.NEED_Y])
+            try:
+                s.grow()
+            except MemoryError as exc:
+                raise MemoryError(f"exact Ollivier-Ricci: the transport problem of {_where(graph, x, y)} needs more "
+                                  f"scratch: {exc}; use fewer threads (ricci_fast.num_threads) or more memory.") \
+                    from None
+            t = r
+
+    n_threads = _parallel.get_num_threads()
+    chunk = max(1, owners.shape[0] // (64 * n_threads))
+    _parallel.parallel_for(owners.shape[0], work_range, n_threads=n_threads, chunk=chunk, scratch=scratch)
+    return out
+
+
+def _sinkhorn(graph, alpha, epsilon, tol, max_iter):
+    indptr, indices = graph.indptr, graph.indices
+    n_nodes = graph.n_nodes
+    nnz = indices.shape[0]
+    out = np.full(nnz, np.nan)
+    converged = np.zeros(nnz, np.int8)
+    errors = np.full(nnz, np.nan)
+    if nnz == 0:
+        return out, converged, np.zeros(0)
+    max_deg = int(graph.degrees.max())
+    edge_x, edge_y, pos, mirror = _problem.upper_entries(indptr, indices)
+
+    class S:
+        def __init__(self):
+            side = max_deg + 2
+            self.closed = _allocate(n_nodes, np.uint64, "closed-neighbourhood masks")
+            self.c1 = _allocate(side, np.uint64, "cost masks")
+            self.c2 = _allocate(side, np.uint64, "cost masks")
+            self.cost = _allocate(min(side * side, 1 << 20), np.int8, "cost matrix")
+            self.vec = [_allocate(side, dt, "edge problem") for dt in (np.int64, np.float64, np.int64, np.float64)]
+            self.fg = [_allocate(side, np.float64, "Sinkhorn potentials") for _ in range(5)]
+            self.need = np.zeros(_sinkhorn_kernels.NEED_LEN, np.int64)
+
+    def work_range(start, stop, s):
+        t = start
+        while t < stop:
+            s.need[:] = 0
+            r = _sinkhorn_kernels.sinkhorn_range(indptr, indices, alpha, edge_x, edge_y, pos, mirror, t, stop, epsilon,
+                                                 tol, max_iter, out, converged, errors, s.closed, s.c1, s.c2, s.cost,
+                                                 *s.vec, *s.fg, s.need)
+            if r == stop:
+                return
+            x, y = int(edge_x[r]), int(edge_y[r])
+            try:
+                if s.need[_sinkhorn_kernels.NEED_CLOSED] > s.closed.shape[0]:
+                    s.closed = None
+                    s.closed = _allocate(int(s.need[_sinkhorn_kernels.NEED_CLOSED]), np.uint64,
+                                         "closed-neighbourhood masks")
+                if s.need[_sinkhorn_kernels.NEED_MASKS] > s.c1.shape[0]:
+                    s.c1 = s.c2 = None
+                    s.c1 = _allocate(int(s.need[_sinkhorn_kernels.NEED_MASKS]), np.uint64, "cost masks")
+                    s.c2 = _allocate(int(s.need[_sinkhorn_kernels.NEED_MASKS]), np.uint64, "cost masks")
+                if s.need[_sinkhorn_kernels.NEED_COST] > s.cost.shape[0]:
+                    s.cost = None
+                    s.cost = _allocate(int(s.need[_sinkhorn_kernels.NEED_COST]), np.int8, "the dense cost matrix")
+            except MemoryError as exc:
+                raise MemoryError(f"Sinkhorn Ollivier-Ricci: the transport problem of {_where(graph, x, y)} needs "
+                                  f"more scratch: {exc}; use solver='exact' (its scratch is 64x smaller), fewer "
+                                  f"threads or more memory.") from None
+            t = r
+
+    _parallel.parallel_for(edge_x.shape[0], work_range, scratch=S)
+    return out, converged, errors
 
 
 def ollivier_ricci(
@@ -72,48 +299,53 @@ def ollivier_ricci(
     device=None,
     batch_size: int = 4096,
 ) -> OllivierRicci:
-    """Ollivier-Ricci curvature of every edge of `graph`, with diagnostics.
+    """Ollivier-Ricci curvature of every edge of `graph`, with diagnostics (docs/definitions.md section 2).
 
-    alpha: idleness (0, the field's reference choice, or e.g. 0.5).  solver: "exact" (integer min-cost
-    flow, exact to rounding), "sinkhorn" (Numba, log-domain, epsilon scaling from 1 down to `epsilon`,
-    stopping when the L1 marginal error is below `tol` or after `max_iter` iterations per step) or
-    "sinkhorn_torch" (the same iterations batched over `batch_size` edges on `device`, default CUDA if
-    available, else CPU).  Memory is O(edges) plus per-thread scratch of O(N) words.
+    kappa(x, y) = 1 - W1(mu_x, mu_y) with mu_x = alpha at x and (1 - alpha)/deg x on each neighbour of x
+    (the mass alpha stays at x, as in GraphRicciCurvature), ground cost the hop distance.
+
+    alpha: the idleness, any real number in [0, 1] (0, the field's reference choice, or e.g. 0.5; numpy
+    scalars are fine; at alpha = 1 both measures are point masses one hop apart and kappa = 0).
+    solver: "exact" (primal-dual min-cost flow over word-parallel sets, exact to rounding, fast at any
+    degree), "sinkhorn" (Numba, log-domain, epsilon scaling from 1 down to `epsilon`, stopping when the L1
+    marginal error is below `tol` or after `max_iter` iterations per step) or "sinkhorn_torch" (the same
+    iterations batched over up to `batch_size` edges on `device`, default CUDA if available, else CPU).
+    Memory: O(edges) plus per-thread scratch of O(N) words (O(N * max degree / 64) bits up to degree 2047)
+    and, per edge, O(#sinks * #sources / 64) words for its transport problem after shared mass cancels
+    (linear in the hub's degree for an edge from a hub to an ordinary node).  When memory runs out the
+    error is a MemoryError naming the edge; no value is ever returned uncomputed.
     """
     check_graph(graph)
     check_choice(solver, "solver", SOLVERS)
-    num, den = _rational_alpha(alpha)
-    if solver != "exact":
-        if not epsilon > 0:
-            raise ValueError(f"epsilon must be > 0, got {epsilon}.")
-        if not tol > 0:
-            raise ValueError(f"tol must be > 0, got {tol}.")
-        if int(max_iter) < 1:
-            raise ValueError(f"max_iter must be >= 1, got {max_iter}.")
+    alpha_value = _check_alpha(alpha)
+    epsilon = _check_positive_real(epsilon, "epsilon")
+    tol = _check_positive_real(tol, "tol")
+    max_iter = _check_positive_int(max_iter, "max_iter")
+    batch_size = _check_positive_int(batch_size, "batch_size")
+    device = _check_device(device)
     if solver == "sinkhorn_torch":
         from ricci_fast._torch_sinkhorn import ollivier_sinkhorn_torch
 
         values, converged, errors = ollivier_sinkhorn_torch(
-            graph, num, den, epsilon=epsilon, tol=tol, max_iter=int(max_iter), device=device, batch_size=batch_size
+            graph, alpha_value, epsilon=epsilon, tol=tol, max_iter=max_iter, device=device, batch_size=batch_size
         )
     elif solver == "exact":
-        values = _transport.ollivier_exact(graph.indptr, graph.indices, num, den, numba.get_num_threads())
+        values = _exact(graph, alpha_value)
         converged = np.ones(values.shape[0], np.int8)
         errors = np.zeros(values.shape[0])
     else:
-        values, converged, errors = _transport.ollivier_curvature(
-            graph.indptr, graph.indices, num, den, True, float(epsilon), float(tol), int(max_iter),
-            numba.get_num_threads(),
-        )
+        values, converged, errors = _sinkhorn(graph, alpha_value, epsilon, tol, max_iter)
+    _check_filled(values, graph, f"Ollivier-Ricci ({solver})")
     n_bad = int(np.count_nonzero(converged == 0)) // 2
     result = OllivierRicci(
         values=values,
-        alpha=float(alpha),
+        alpha=alpha_value,
         solver=solver,
         n_not_converged=n_bad,
         max_marginal_error=float(errors.max()) if errors.size else 0.0,
         epsilon=None if solver == "exact" else float(epsilon),
         converged=converged.astype(bool),
+        max_degree=int(graph.degrees.max()) if graph.n_nodes else 0,
     )
     if n_bad:
         warnings.warn(

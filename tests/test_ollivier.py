@@ -171,8 +171,6 @@ def test_bad_options(rng):
     graph = rf.knn_graph(rng.normal(size=(30, 3)), 4)
     with pytest.raises(ValueError, match="alpha=1.2 is out of range"):
         rf.edge_curvature(graph, "ollivier", alpha=1.2)
-    with pytest.raises(ValueError, match="not a fraction"):
-        rf.edge_curvature(graph, "ollivier", alpha=np.pi / 10)
     with pytest.raises(ValueError, match="solver='simplex'"):
         rf.edge_curvature(graph, "ollivier", solver="simplex")
     with pytest.raises(TypeError, match="unknown options"):
@@ -196,14 +194,251 @@ def test_high_degree_nodes_use_the_general_solver_correctly():
 
 
 def test_exact_solvers_agree(rng):
-    # the word-parallel kernel and the general min-cost-flow kernel, on the same edges
-    import numba
-
-    from ricci_fast.kernels import transport
+    # the word-parallel kernel and the general min-cost-flow kernel (explicit matrices), on the same edges
+    from ricci_fast.kernels import mincost_flow
 
     graph = rf.knn_graph(rng.normal(size=(400, 12)), 10)
-    for num, den in [(0, 1), (1, 2), (1, 3)]:
-        fast = transport.ollivier_exact(graph.indptr, graph.indices, num, den, numba.get_num_threads())
-        general, _, _ = transport.ollivier_curvature(graph.indptr, graph.indices, num, den, False, 0.01, 1e-6, 10,
-                                                     numba.get_num_threads())
-        np.testing.assert_array_equal(fast, general)
+    for alpha in (0.0, 0.5, 1 / 3, 0.8123):
+        fast = rf.ollivier_ricci(graph, alpha).values
+        general = mincost_flow.ollivier_general(graph.indptr, graph.indices, alpha)
+        np.testing.assert_allclose(fast, general, rtol=0, atol=1e-13)
+
+
+# --- hubs, any degree -------------------------------------------------------------------------------
+
+def pot_edge(graph, x, y, alpha):
+    """1 - ot.emd2 for one edge with hop distances from scipy's BFS out of the support of mu_x."""
+    import ot
+    from scipy.sparse.csgraph import shortest_path
+
+    def measure(v):
+        nbrs = graph.indices[graph.indptr[v]:graph.indptr[v + 1]]
+        m = {int(u): (1 - alpha) / nbrs.size for u in nbrs}
+        m[v] = m.get(v, 0.0) + alpha
+        return {u: w for u, w in m.items() if w > 0}
+
+    mx, my = measure(x), measure(y)
+    s, t = sorted(mx), sorted(my)
+    D = shortest_path(graph.to_scipy(), unweighted=True, directed=False, indices=s)
+    return 1.0 - float(ot.emd2(np.array([mx[u] for u in s]), np.array([my[v] for v in t]), D[:, t]))
+
+
+def hub_sample(graph, n_hub, n_random, seed=0):
+    """CSR positions: the edges at the largest hubs first, then a random sample."""
+    rows = np.repeat(np.arange(graph.n_nodes), graph.degrees)
+    big = np.maximum(graph.degrees[rows], graph.degrees[graph.indices])
+    order = np.argsort(-big, kind="stable")
+    rng = np.random.default_rng(seed)
+    return rows, np.concatenate([order[:n_hub], rng.choice(rows.size, n_random)])
+
+
+def assert_hub_edges_match_pot(graph, alpha, values, n_hub=40, n_random=40):
+    rows, pick = hub_sample(graph, n_hub, n_random)
+    for p in pick:
+        x, y = int(rows[p]), int(graph.indices[p])
+        assert values[p] == pytest.approx(pot_edge(graph, x, y, alpha), abs=1e-9, rel=0), (x, y)
+
+
+def hub_graphs():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(300, 100)).astype(np.float32)
+    relu = np.maximum(X @ (rng.normal(size=(100, 512)).astype(np.float32) / 10), 0)
+    dead = np.zeros((700, 20))
+    dead[550:] = rng.normal(size=(150, 20))  # 550 exact duplicates: the first ones become hubs
+    return {
+        "gauss50": rf.knn_graph(rng.normal(size=(600, 50)), 10),
+        "gauss784": rf.knn_graph(rng.normal(size=(300, 784)).astype(np.float32), 10),
+        "relu512": rf.knn_graph(relu, 10),
+        "dead_relu": rf.knn_graph(dead, 10),
+    }
+
+
+HUB_GRAPHS = hub_graphs()
+
+
+@pytest.mark.parametrize("name", sorted(HUB_GRAPHS))
+@pytest.mark.parametrize("alpha", [0.0, 0.5])
+def test_exact_on_hub_graphs_matches_pot(name, alpha):
+    graph = HUB_GRAPHS[name]
+    assert graph.degrees.max() >= 64
+    result = rf.ollivier_ricci(graph, alpha)
+    assert result.max_degree == int(graph.degrees.max())
+    assert np.all(result.values >= -2) and np.all(result.values <= 1)
+    assert_hub_edges_match_pot(graph, alpha, result.values)
+
+
+@pytest.mark.parametrize("name", sorted(HUB_GRAPHS))
+def test_both_mask_layouts_agree_with_the_general_solver(name):
+    # per-owner masks (hubs up to 64 * max_words nodes) and per-edge masks (larger hubs) on the same graph,
+    # against the explicit-matrix min-cost flow
+    from ricci_fast import ollivier
+    from ricci_fast.kernels import mincost_flow
+
+    graph = HUB_GRAPHS[name]
+    general = mincost_flow.ollivier_general(graph.indptr, graph.indices, 0.25)
+    for max_words in (1, 2, 32):
+        np.testing.assert_allclose(ollivier._exact(graph, 0.25, max_words=max_words), general, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("degree", [65, 200, 1000])
+def test_stars_and_hubs_beyond_one_word(degree):
+    # a star's edges are flat at alpha = 0; with a second hub and a few chords the values need the solver
+    star = graph_from_nx(nx.star_graph(degree))
+    np.testing.assert_allclose(rf.edge_curvature(star, "ollivier"), 0, atol=1e-15)
+    g = nx.star_graph(degree)
+    g.add_edges_from((1, v) for v in range(2, degree // 2))
+    g.add_edges_from((v, v + 1) for v in range(degree // 2, degree, 3))
+    graph = graph_from_nx(g)
+    for alpha in (0.0, 0.5):
+        values = rf.edge_curvature(graph, "ollivier", alpha=alpha)
+        assert_hub_edges_match_pot(graph, alpha, values, n_hub=15, n_random=15)
+
+
+def test_double_star_hub_to_hub():
+    # two hubs whose neighbourhoods barely overlap: the largest problem per edge (both sides large)
+    g = nx.Graph()
+    g.add_edges_from((0, v) for v in range(2, 302))
+    g.add_edges_from((1, v) for v in range(290, 600))
+    g.add_edge(0, 1)
+    graph = graph_from_nx(g)
+    for alpha in (0.0, 0.3):
+        values = rf.edge_curvature(graph, "ollivier", alpha=alpha)
+        assert_hub_edges_match_pot(graph, alpha, values, n_hub=5, n_random=10)
+
+
+def test_random_real_alpha_matches_pot(rng):
+    graph = HUB_GRAPHS["gauss50"]
+    for alpha in rng.uniform(0, 1, size=3).tolist() + [np.float32(0.5), np.float64(0.123456789)]:
+        values = rf.ollivier_ricci(graph, alpha).values
+        assert_hub_edges_match_pot(graph, float(alpha), values, n_hub=10, n_random=20)
+
+
+def test_alpha_one_is_flat_and_alpha_accepts_numpy_scalars(rng):
+    graph = rf.knn_graph(rng.normal(size=(100, 5)), 6)
+    np.testing.assert_array_equal(rf.edge_curvature(graph, "ollivier", alpha=1), 0.0)
+    np.testing.assert_array_equal(rf.edge_curvature(graph, "ollivier", alpha=np.float32(0.5)),
+                                  rf.edge_curvature(graph, "ollivier", alpha=0.5))
+    assert rf.ollivier_ricci(graph, np.int64(1)).alpha == 1.0
+
+
+@pytest.mark.parametrize("alpha,error,match", [
+    (float("nan"), ValueError, "alpha=nan is out of range"), (1.5, ValueError, "alpha=1.5 is out of range"),
+    (-0.1, ValueError, "alpha=-0.1"), (True, TypeError, "alpha must be a real number"),
+    ("0.5", TypeError, "alpha must be a real number"), (np.bool_(False), TypeError, "alpha"),
+    (1 + 0j, TypeError, "alpha"),
+])
+def test_alpha_refused(rng, alpha, error, match):
+    graph = rf.knn_graph(rng.normal(size=(30, 3)), 4)
+    with pytest.raises(error, match=match):
+        rf.ollivier_ricci(graph, alpha)
+
+
+@pytest.mark.parametrize("options,error,match", [
+    ({"solver": "sinkhorn_torch", "batch_size": -5}, ValueError, "batch_size must be >= 1"),
+    ({"batch_size": 0}, ValueError, "batch_size"), ({"batch_size": 2.5}, TypeError, "batch_size"),
+    ({"epsilon": 0}, ValueError, "epsilon must be > 0"), ({"epsilon": float("inf")}, ValueError, "epsilon"),
+    ({"tol": float("nan")}, ValueError, "tol"), ({"tol": "1e-6"}, TypeError, "tol"),
+    ({"max_iter": 0}, ValueError, "max_iter"), ({"max_iter": 10.0}, TypeError, "max_iter"),
+    ({"max_iter": True}, TypeError, "max_iter"), ({"device": 3}, TypeError, "device"),
+])
+def test_numeric_options_refused(rng, options, error, match):
+    graph = rf.knn_graph(rng.normal(size=(30, 3)), 4)
+    with pytest.raises(error, match=match):
+        rf.ollivier_ricci(graph, **options)
+
+
+def test_bad_torch_device_is_a_value_error(rng):
+    pytest.importorskip("torch")
+    graph = rf.knn_graph(rng.normal(size=(30, 3)), 4)
+    with pytest.raises(ValueError, match="device='nonsense'"):
+        rf.ollivier_ricci(graph, solver="sinkhorn_torch", device="nonsense")
+
+
+@pytest.mark.filterwarnings("ignore:Sinkhorn did not reach")
+def test_bit_identical_for_every_thread_count():
+    from ricci_fast._parallel import num_threads
+
+    for graph in (HUB_GRAPHS["relu512"], HUB_GRAPHS["dead_relu"]):
+        results = []
+        for n in (1, 2, 3):
+            with num_threads(n):
+                results.append((rf.ollivier_ricci(graph, 0.3).values,
+                                rf.ollivier_ricci(graph, solver="sinkhorn", max_iter=50).values))
+        for exact, sink in results[1:]:
+            np.testing.assert_array_equal(exact, results[0][0])
+            np.testing.assert_array_equal(sink, results[0][1])
+
+
+def test_sinkhorn_on_a_hub_and_torch_batches_bounded(rng):
+    # a hub of degree 1000: per-problem scratch, no (max degree + 1)^2 per thread; torch batches split by size
+    g = nx.star_graph(1000)
+    g.add_edges_from((v, v + 1) for v in range(1, 1000, 2))
+    graph = graph_from_nx(g)
+    exact = rf.ollivier_ricci(graph).values
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = rf.ollivier_ricci(graph, solver="sinkhorn", max_iter=200)
+    assert np.all(np.isfinite(result.values))
+    assert np.abs(result.values - exact)[result.converged].max() <= 1e-3
+    pytest.importorskip("torch")
+    from ricci_fast._torch_sinkhorn import ollivier_sinkhorn_torch
+
+    values, converged, _ = ollivier_sinkhorn_torch(graph, 0.0, epsilon=0.01, tol=1e-6, max_iter=200, device="cpu",
+                                                   batch_size=64, max_cells=1 << 16)
+    ok = converged.astype(bool)
+    assert ok.any() and np.abs(values - exact)[ok].max() <= 1e-3
+
+
+MEMORY_CHILD = r"""
+import resource, sys
+import numpy as np
+import networkx as nx
+import ricci_fast as rf
+from ricci_fast._parallel import num_threads
+
+def graph(n):
+    g = nx.Graph()
+    g.add_edges_from((0, v) for v in range(2, n + 2))
+    g.add_edges_from((1, v) for v in range(n - 10, 2 * n))
+    g.add_edge(0, 1)
+    return rf.Graph.from_edges(np.array(list(g.edges()), dtype=np.int64), g.number_of_nodes())
+
+with num_threads(1):
+    rf.ollivier_ricci(graph(100))            # compile before the limit
+    big = graph(int(sys.argv[1]))
+    with open("/proc/self/status") as f:
+        vm = [int(l.split()[1]) for l in f if l.startswith("VmSize")][0] * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (vm + int(sys.argv[2]), resource.RLIM_INFINITY))
+    try:
+        values = rf.ollivier_ricci(big).values
+    except MemoryError as exc:
+        print("MEMORYERROR", exc)
+        sys.exit(0)
+    print("VALUES", repr(float(values.sum())), repr(float(values.min())), repr(float(values.max())))
+"""
+
+
+@pytest.mark.parametrize("extra_mib", [2, 64, 1024])
+def test_under_a_memory_limit_either_correct_or_memory_error(tmp_path, extra_mib):
+    import subprocess
+    import sys
+
+    n = 6000  # two hubs of degree 6000 with nearly disjoint leaves: one large problem per hub edge
+    script = tmp_path / "child.py"
+    script.write_text(MEMORY_CHILD)
+    proc = subprocess.run([sys.executable, str(script), str(n), str(extra_mib << 20)], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout.strip().splitlines()[-1]
+    if out.startswith("MEMORYERROR"):
+        assert "edge (" in out or "node " in out or "per-thread scratch" in out, out
+        assert "MiB" in out, out
+        return
+    g = nx.Graph()
+    g.add_edges_from((0, v) for v in range(2, n + 2))
+    g.add_edges_from((1, v) for v in range(n - 10, 2 * n))
+    g.add_edge(0, 1)
+    values = rf.ollivier_ricci(graph_from_nx(g)).values
+    tag, total, low, high = out.split()
+    assert tag == "VALUES"
+    assert float(total) == float(values.sum()) and float(low) == values.min() and float(high) == values.max()

@@ -1,0 +1,1152 @@
+"""Exact Ollivier-Ricci transport with word-parallel sets, for any degree (docs/definitions.md section 2).
+
+The primal-dual min-cost flow of mincost_flow.py (at most two shortest-path searches, each phase a max
+flow on the zero-reduced-cost arcs, and the mass left after paths reach length 3 moves at cost 3), with
+the sources as bits of multi-word sets and the sinks looped over: for each sink q, c1[q] / c2[q] are the
+sources at hop distance 1 / <= 2 (the rest are at 3), and every scan over sources is W = ceil(#bits / 64)
+word operations.  Flows live in per-sink linked lists (an arena), so nothing is quadratic in the degree:
+scratch is O(N W + #sinks W) words per problem.
+
+Two ways to build the sets:
+- per owner (closed neighbourhoods of up to 64 * max_words nodes): an edge is solved by its end point x of
+  larger degree, bit p stands for the p-th member of N[x] (N(x), then x), and the masks "which members of
+  N[x] lie in N[w]" and "within 2 hops of w" are built once per x and shared by all of x's edges; sinks are
+  the smaller side, so a hub's edges cost O(deg y * W) word operations each;
+- per edge (larger hubs): after cancelling shared mass, the smaller of the two sides becomes the bits (W1
+  is symmetric, so the sinks may play the sources), and its masks are built for that edge alone.
+Kernels never allocate: when a problem needs more scratch than it was given, the range kernel stops at
+that node and says how much (Python allocates and resumes there), so an allocation that fails can be
+reported with the edge that needed it.
+"""
+
+import numpy as np
+from numba import njit
+
+from ricci_fast.kernels._bits import lowest_bit_index, popcount
+from ricci_fast.kernels.transport_problem import edge_problem, sink_cost_masks
+
+_ONE = np.uint64(1)
+_ZERO = np.uint64(0)
+_N_POT = 16  # potentials stay below 8 for costs <= 3 and at most two searches; guards the table
+_BIG = 1 << 40
+
+STATUS_OK = 0
+STATUS_ARENA = 1  # the flow arena is full: grow it and solve the edge again
+STATUS_INTERNAL = 2  # an invariant broke (never seen); the caller raises
+
+# layout of the `need` array a range kernel fills when it stops early
+NEED_ITEM, NEED_Y, NEED_CLOSED, NEED_CM, NEED_MK, NEED_BINT, NEED_BFLT, NEED_LINT, NEED_LFLT, NEED_ARENA = range(10)
+NEED_LEN = 10
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bit(p):
+    return _ONE << np.uint64(p & 63)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _rc_word(c1w, c2w, srcw, pot, n_words, w, pv, r):
+    """Word w of the sources whose arc to a sink with potential pv has reduced cost r
+    (cost + pi_u - pi_v = r, so pi_u = pv + r - cost)."""
+    res = _ZERO
+    k = pv + r - 1
+    if 0 <= k < _N_POT:
+        res |= c1w & pot[k * n_words + w]
+    k = pv + r - 2
+    if 0 <= k < _N_POT:
+        res |= c2w & ~c1w & pot[k * n_words + w]
+    k = pv + r - 3
+    if 0 <= k < _N_POT:
+        res |= srcw & ~c2w & pot[k * n_words + w]
+    return res
+
+
+def scratch_sizes(n_words, n_sinks):
+    """Words of each scratch array that bitset_transport needs (Python mirror of _fits)."""
+    return {"cm": 2 * n_sinks * n_words, "mk": (3 * n_sinks + 32) * n_words, "bint": 4 * 64 * n_words,
+            "bflt": 2 * 64 * n_words, "lint": 11 * n_sinks + 8, "lflt": n_sinks + 1}
+
+
+@njit(cache=True, nogil=True)
+def _fits(n_words, n_sinks, cm, mk, bint, bflt, lint, lflt, need):
+    ok = True
+    sizes = (2 * n_sinks * n_words, (3 * n_sinks + 32) * n_words, 4 * 64 * n_words, 2 * 64 * n_words,
+             11 * n_sinks + 8, n_sinks + 1)
+    have = (cm.shape[0], mk.shape[0], bint.shape[0], bflt.shape[0], lint.shape[0], lflt.shape[0])
+    for i in range(6):
+        if sizes[i] > have[i]:
+            ok = False
+        if sizes[i] > need[NEED_CM + i]:
+            need[NEED_CM + i] = sizes[i]
+    return ok
+
+
+@njit(cache=True, nogil=True)
+def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint, bflt, lint, lflt, a_src, a_amt,
+                     a_next):
+    """Exact min-cost transport: sources are the bits p of src_mask (n_words words) with masses supply[p],
+    sinks are 0..n_snk-1 with masses demand[q]; c1[q * n_words + w] / c2[...] are the sources at distance
+    1 / <= 2 from sink q (every other source is at 3).  Scratch sizes: see scratch_sizes; a_* is the flow
+    arena.  Returns (total cost, status)."""
+    W = n_words
+    nb = 64 * W
+    n = n_snk
+    tight = mk[0:n * W]
+    fmask = mk[n * W:2 * n * W]
+    o = 2 * n * W
+    lvl_u = mk[o:o + (n + 2) * W]  # sources first seen at BFS level 2i, i = 0, 1, ...
+    o += (n + 2) * W
+    pot = mk[o:o + _N_POT * W]  # sources by potential
+    o += _N_POT * W
+    bucket = mk[o:o + 4 * W]
+    o += 4 * W
+    rs_mask = mk[o:o + W]
+    done_u = mk[o + W:o + 2 * W]
+    seen_u = mk[o + 2 * W:o + 3 * W]
+    frontier = mk[o + 3 * W:o + 4 * W]
+    new_u = mk[o + 4 * W:o + 5 * W]
+    rs = bflt[0:nb]
+    pi_u = bint[0:nb]
+    dist_u = bint[nb:2 * nb]
+    ptr_u = bint[2 * nb:3 * nb]
+    fwl = bint[3 * nb:3 * nb + W]  # the nonzero words of the frontier: frontiers are usually a few bits
+    rd = lflt[0:n]
+    pi_v = lint[0:n]
+    tent_v = lint[n:2 * n]
+    done_v = lint[2 * n:3 * n]
+    level_v = lint[3 * n:4 * n]
+    alive_v = lint[4 * n:5 * n]
+    vlist = lint[5 * n:6 * n]
+    head = lint[6 * n:7 * n]
+    voff = lint[7 * n:8 * n + 2]
+    stack = lint[8 * n + 2:10 * n + 5]
+    cap = a_src.shape[0]
+    n_arena = 0
+
+    for w in range(W):
+        rs_mask[w] = src_mask[w]
+        m = src_mask[w]
+        while m:
+            p = w * 64 + lowest_bit_index(m)
+            m &= m - _ONE
+            rs[p] = supply[p]
+            pi_u[p] = 0
+    for q in range(n):
+        rd[q] = demand[q]
+        pi_v[q] = 1  # all costs are >= 1: the first phase's tight arcs are exactly the cost-1 arcs
+        head[q] = -1
+        for w in range(W):
+            fmask[q * W + w] = _ZERO
+    for i in range(_N_POT * W):
+        pot[i] = _ZERO
+    for w in range(W):
+        pot[w] = src_mask[w]
+
+    first = True
+    path_length = 1
+    passes = 0
+    while True:
+        any_rs = False
+        for w in range(W):
+            if rs_mask[w]:
+                any_rs = True
+        if not any_rs:
+            break
+        passes += 1
+        if passes > 3:
+            return 0.0, STATUS_INTERNAL
+        if not first:
+            # Dijkstra over reduced costs with four buckets; sources as word sets, sinks by tentative level
+            for w in range(W):
+                done_u[w] = _ZERO
+            for i in range(4 * W):
+                bucket[i] = _ZERO
+            for w in range(W):
+                bucket[w] = rs_mask[w]
+            for q in range(n):
+                tent_v[q] = _BIG
+                done_v[q] = 0
+            reach = -1
+            for level in range(4):
+                while True:
+                    any_fu = False
+                    for w in range(W):
+                        fw = bucket[level * W + w] & ~done_u[w]
+                        frontier[w] = fw
+                        if fw:
+                            any_fu = True
+                    any_fv = False
+                    for q in range(n):
+                        if done_v[q] == 0 and tent_v[q] == level:
+                            any_fv = True
+                            break
+                    if not any_fu and not any_fv:
+                        break
+                    if any_fu:
+                        for w in range(W):
+                            done_u[w] |= frontier[w]
+                            m = frontier[w]
+                            while m:
+                                p = w * 64 + lowest_bit_index(m)
+                                m &= m - _ONE
+                                dist_u[p] = level
+                        nfw = 0
+                        for w in range(W):
+                            if frontier[w]:
+                                fwl[nfw] = w
+                                nfw += 1
+                        for q in range(n):
+                            if done_v[q] or tent_v[q] <= level:
+                                continue
+                            for r in range(4 - level):
+                                if level + r >= tent_v[q]:
+                                    break
+                                hit = False
+                                for t in range(nfw):
+                                    w = fwl[t]
+                                    if _rc_word(c1[q * W + w], c2[q * W + w], src_mask[w], pot, W, w, pi_v[q], r) \
+                                            & frontier[w]:
+                                        hit = True
+                                        break
+                                if hit:
+                                    tent_v[q] = level + r
+                                    break
+                    if any_fv:
+                        for w in range(W):
+                            new_u[w] = _ZERO
+                        for q in range(n):
+                            if done_v[q] == 0 and tent_v[q] == level:
+                                done_v[q] = 1
+                                if rd[q] > 0:
+                                    reach = level
+                                for w in range(W):
+                                    new_u[w] |= fmask[q * W + w]
+                        if reach >= 0:
+                            break
+                        # backward arcs carry flow, so their reduced cost is 0
+                        for w in range(W):
+                            bucket[level * W + w] |= new_u[w] & ~done_u[w]
+                if reach >= 0:
+                    break
+            if reach < 0:
+                break  # no sink with demand is reachable: only a rounding residue is left
+            if reach == 0:
+                return 0.0, STATUS_INTERNAL  # the previous max flow was not maximal
+            path_length += reach
+            if path_length >= 3:
+                break
+            for w in range(W):
+                m = src_mask[w]
+                while m:
+                    p = w * 64 + lowest_bit_index(m)
+                    m &= m - _ONE
+                    if (done_u[w] >> np.uint64(p & 63)) & _ONE and dist_u[p] < reach:
+                        pi_u[p] += dist_u[p]
+                    else:
+                        pi_u[p] += reach
+            for q in range(n):
+                if done_v[q] and tent_v[q] < reach:
+                    pi_v[q] += tent_v[q]
+                else:
+                    pi_v[q] += reach
+            for i in range(_N_POT * W):
+                pot[i] = _ZERO
+            for w in range(W):
+                m = src_mask[w]
+                while m:
+                    p = w * 64 + lowest_bit_index(m)
+                    m &= m - _ONE
+                    if pi_u[p] >= _N_POT:
+                        return 0.0, STATUS_INTERNAL
+                    pot[pi_u[p] * W + w] |= _bit(p)
+        first = False
+        for q in range(n):
+            for w in range(W):
+                tight[q * W + w] = _rc_word(c1[q * W + w], c2[q * W + w], src_mask[w], pot, W, w, pi_v[q], 0)
+        # direct pushes along tight arcs, the sinks with the fewest tight sources first (fewer conflicts
+        # left for the augmenting paths)
+        for q in range(n):
+            vlist[q] = q
+            cnt = 0
+            if rd[q] > 0:
+                for w in range(W):
+                    cnt += popcount(tight[q * W + w] & rs_mask[w])
+            tent_v[q] = cnt
+        if n <= 512:
+            for i in range(1, n):
+                q = vlist[i]
+                j = i - 1
+                while j >= 0 and tent_v[vlist[j]] > tent_v[q]:
+                    vlist[j + 1] = vlist[j]
+                    j -= 1
+                vlist[j + 1] = q
+        for qi in range(n):
+            q = vlist[qi]
+            if rd[q] <= 0:
+                continue
+            for w in range(W):
+                cand = tight[q * W + w] & rs_mask[w]
+                while cand and rd[q] > 0:
+                    p = w * 64 + lowest_bit_index(cand)
+                    cand &= cand - _ONE
+                    amount = rs[p] if rs[p] < rd[q] else rd[q]
+                    k = head[q]
+                    while k >= 0 and a_src[k] != p:
+                        k = a_next[k]
+                    if k < 0:
+                        if n_arena >= cap:
+                            return 0.0, STATUS_ARENA
+                        k = n_arena
+                        n_arena += 1
+                        a_src[k] = p
+                        a_amt[k] = 0.0
+                        a_next[k] = head[q]
+                        head[q] = k
+                    a_amt[k] += amount
+                    fmask[q * W + w] |= _bit(p)
+                    rs[p] -= amount
+                    rd[q] -= amount
+                    if rs[p] <= 0:
+                        rs[p] = 0.0
+                        rs_mask[w] &= ~_bit(p)
+                if rd[q] <= 0:
+                    rd[q] = 0.0
+                    break
+        # Dinic rounds on the tight arcs
+        while True:
+            any_front = False
+            for w in range(W):
+                lvl_u[w] = rs_mask[w]
+                seen_u[w] = rs_mask[w]
+                frontier[w] = rs_mask[w]
+                if rs_mask[w]:
+                    any_front = True
+            for q in range(n):
+                level_v[q] = -1
+            depth = 0
+            found = False
+            while any_front:
+                new_any = False
+                nfw = 0
+                for w in range(W):
+                    if frontier[w]:
+                        fwl[nfw] = w
+                        nfw += 1
+                for q in range(n):
+                    if level_v[q] < 0:
+                        for t in range(nfw):
+                            w = fwl[t]
+                            if tight[q * W + w] & frontier[w]:
+                                level_v[q] = depth + 1
+                                new_any = True
+                                if rd[q] > 0:
+                                    found = True
+                                break
+                if not new_any or found:
+                    break
+                any_front = False
+                for w in range(W):
+                    new_u[w] = _ZERO
+                for q in range(n):
+                    if level_v[q] == depth + 1:
+                        for w in range(W):
+                            new_u[w] |= tight[q * W + w] & fmask[q * W + w]
+                li = (depth + 2) // 2
+                for w in range(W):
+                    nw = new_u[w] & ~seen_u[w]
+                    seen_u[w] |= nw
+                    lvl_u[li * W + w] = nw
+                    frontier[w] = nw
+                    if nw:
+                        any_front = True
+                depth += 2
+            if not found:
+                break
+            last = depth + 1
+            n_lv = (last + 1) // 2
+            for i in range(n_lv + 1):
+                voff[i] = 0
+            for q in range(n):
+                lv = level_v[q]
+                if lv > 0:
+                    voff[(lv - 1) // 2 + 1] += 1
+                alive_v[q] = 1 if lv > 0 and (lv < last or rd[q] > 0) else 0
+            for i in range(n_lv):
+                voff[i + 1] += voff[i]
+                tent_v[i] = voff[i]
+            for q in range(n):
+                lv = level_v[q]
+                if lv > 0:
+                    i = (lv - 1) // 2
+                    vlist[tent_v[i]] = q
+                    tent_v[i] += 1
+            for i in range(1, n_lv):  # level-0 sources are never scanned: paths start from the sinks
+                for w in range(W):
+                    m = lvl_u[i * W + w]
+                    while m:
+                        p = w * 64 + lowest_bit_index(m)
+                        m &= m - _ONE
+                        ptr_u[p] = voff[i]
+            # Paths start from the level-1 sinks, not from the sources: most sources of a hub edge have
+            # no tight arc, and scanning the sink list from each of them was most of the work.
+            pushed_any = False
+            for k1 in range(voff[0], voff[1]):
+                q1 = vlist[k1]
+                while alive_v[q1]:
+                    p0 = -1
+                    for w in range(W):
+                        c = tight[q1 * W + w] & lvl_u[w]
+                        if c:
+                            p0 = w * 64 + lowest_bit_index(c)
+                            break
+                    if p0 < 0:
+                        break
+                    w0 = p0 >> 6
+                    stack[0] = p0
+                    stack[1] = q1
+                    top = 1
+                    reached = q1 if last == 1 else -1
+                    while reached < 0 and top >= 1:
+                        node = stack[top]
+                        if top % 2 == 0:
+                            i = top // 2
+                            k = ptr_u[node]
+                            end = voff[i + 1]
+                            wn = node >> 6
+                            bn = _bit(node)
+                            nxt = -1
+                            while k < end:
+                                q = vlist[k]
+                                if alive_v[q] and tight[q * W + wn] & bn:
+                                    nxt = q
+                                    break
+                                k += 1
+                            ptr_u[node] = k
+                            if nxt < 0:
+                                lvl_u[i * W + wn] &= ~bn
+                                top -= 1
+                                continue
+                            top += 1
+                            stack[top] = nxt
+                            if top == last:
+                                reached = nxt
+                        else:
+                            q = node
+                            i = (top + 1) // 2
+                            nxt = -1
+                            for w in range(W):
+                                c = tight[q * W + w] & fmask[q * W + w] & lvl_u[i * W + w]
+                                if c:
+                                    nxt = w * 64 + lowest_bit_index(c)
+                                    break
+                            if nxt < 0:
+                                alive_v[q] = 0
+                                top -= 1
+                                continue
+                            top += 1
+                            stack[top] = nxt
+                    if reached < 0:
+                        break  # q1 is a dead end now
+                    if n_arena + top // 2 + 1 > cap:
+                        return 0.0, STATUS_ARENA
+                    amount = rs[p0] if rs[p0] < rd[reached] else rd[reached]
+                    for s in range(1, top, 2):
+                        q = stack[s]
+                        p = stack[s + 1]
+                        k = head[q]
+                        while k >= 0 and a_src[k] != p:
+                            k = a_next[k]
+                        if k < 0:
+                            return 0.0, STATUS_INTERNAL
+                        if a_amt[k] < amount:
+                            amount = a_amt[k]
+                    for s in range(0, top + 1, 2):
+                        p = stack[s]
+                        q = stack[s + 1]
+                        k = head[q]
+                        while k >= 0 and a_src[k] != p:
+                            k = a_next[k]
+                        if k < 0:
+                            k = n_arena
+                            n_arena += 1
+                            a_src[k] = p
+                            a_amt[k] = 0.0
+                            a_next[k] = head[q]
+                            head[q] = k
+                        a_amt[k] += amount
+                        fmask[q * W + (p >> 6)] |= _bit(p)
+                    for s in range(1, top, 2):
+                        q = stack[s]
+                        p = stack[s + 1]
+                        k = head[q]
+                        while a_src[k] != p:
+                            k = a_next[k]
+                        a_amt[k] -= amount
+                        if a_amt[k] <= 0:
+                            a_amt[k] = 0.0
+                            fmask[q * W + (p >> 6)] &= ~_bit(p)
+                    rs[p0] -= amount
+                    if rs[p0] <= 0:
+                        rs[p0] = 0.0
+                        rs_mask[w0] &= ~_bit(p0)
+                        lvl_u[w0] &= ~_bit(p0)
+                    rd[reached] -= amount
+                    if rd[reached] <= 0:
+                        rd[reached] = 0.0
+                        alive_v[reached] = 0
+                    pushed_any = True
+            if not pushed_any:
+                break
+        if path_length == 2:
+            break
+    # the rest moves along length-3 paths at cost 3 (see mincost_flow.min_cost_transport)
+    remaining = 0.0
+    for w in range(W):
+        m = src_mask[w]
+        while m:
+            p = w * 64 + lowest_bit_index(m)
+            m &= m - _ONE
+            remaining += rs[p]
+    total = 3.0 * remaining
+    for q in range(n):
+        k = head[q]
+        while k >= 0:
+            f = a_amt[k]
+            if f > 0:
+                p = a_src[k]
+                wi = q * W + (p >> 6)
+                bp = _bit(p)
+                if c1[wi] & bp:
+                    total += f
+                elif c2[wi] & bp:
+                    total += 2.0 * f
+                else:
+                    total += 3.0 * f
+            k = a_next[k]
+    return total, STATUS_OK
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _at_potential(pot_mask, value):
+    if value < 0 or value >= pot_mask.shape[0]:
+        return np.uint64(0)
+    return pot_mask[value]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _with_reduced_cost(c1, c2only, c3, pot_mask, pv, r):
+    """Sources whose arc to a sink with potential pv has reduced cost r (cost + pi_u - pi_v = r)."""
+    return ((c1 & _at_potential(pot_mask, pv + r - 1)) | (c2only & _at_potential(pot_mask, pv + r - 2))
+            | (c3 & _at_potential(pot_mask, pv + r - 3)))
+
+
+@njit(cache=True, nogil=True)
+def _raise_potentials(mask, done, dist, reach, pi):
+    """pi += min(dist, reach) over the nodes of mask (dist counts only where done)."""
+    m = mask
+    while m:
+        p = lowest_bit_index(m)
+        m &= m - _ONE
+        if (done >> np.uint64(p)) & _ONE and dist[p] < reach:
+            pi[p] += dist[p]
+        else:
+            pi[p] += reach
+
+
+@njit(cache=True, nogil=True)
+def word_transport(src_mask, supply, snk_mask, demand, c1, c2, flow, pi_u, pi_v, pot_mask, tight, fmask,
+                   rs, rd, dist_u, dist_v, lvl_u, lvl_v, stack, bucket_u, bucket_v):
+    """Exact transport for at most 64 sources and 64 sinks, every set one machine word (the common case:
+    both closed neighbourhoods below 64 nodes), float64 masses; flow (64, 64) must be zero on entry and is
+    left zero.  Returns (cost, status).
+
+    Sources are bit positions p of src_mask (supply[p]), sinks positions q of snk_mask (demand[q]);
+    c1[q] / c2[q] are the sources at hop distance 1 / <= 2 from sink q (the rest are at 3).  Same
+    primal-dual method as `min_cost_transport`, but every scan over sources is one word operation and
+    only the sinks are looped over.  flow must be zero on entry and is left zero.  Returns the cost."""
+    remaining = 0.0
+    rs_mask = src_mask
+    m = src_mask
+    while m:
+        p = lowest_bit_index(m)
+        m &= m - _ONE
+        rs[p] = supply[p]
+        pi_u[p] = 0
+        remaining += supply[p]
+    rd_mask = snk_mask
+    m = snk_mask
+    while m:
+        q = lowest_bit_index(m)
+        m &= m - _ONE
+        rd[q] = demand[q]
+        fmask[q] = np.uint64(0)
+        pi_v[q] = 1  # all costs are >= 1: the first phase's tight arcs are exactly the cost-1 arcs
+    for v in range(pot_mask.shape[0]):
+        pot_mask[v] = np.uint64(0)
+    pot_mask[0] = src_mask
+    first = True
+    path_length = 1  # the length of the current shortest augmenting paths (see min_cost_transport)
+    passes = 0
+    while rs_mask:
+        passes += 1
+        if passes > 3:
+            return 0.0, STATUS_INTERNAL
+        if not first:
+            # Dijkstra over reduced costs in four buckets (sets of sources / sinks at each tentative
+            # distance), one word per set
+            done_u = np.uint64(0)
+            done_v = np.uint64(0)
+            for level in range(4):
+                bucket_u[level] = np.uint64(0)
+                bucket_v[level] = np.uint64(0)
+            bucket_u[0] = rs_mask
+            reach = -1
+            for level in range(4):
+                while True:
+                    fu = bucket_u[level] & ~done_u
+                    fv = bucket_v[level] & ~done_v
+                    if fu == 0 and fv == 0:
+                        break
+                    if fu:
+                        done_u |= fu
+                        m = fu
+                        while m:
+                            p = lowest_bit_index(m)
+                            m &= m - _ONE
+                            dist_u[p] = level
+                        m = snk_mask & ~done_v
+                        while m:
+                            q = lowest_bit_index(m)
+                            m &= m - _ONE
+                            c2only = c2[q] & ~c1[q]
+                            c3 = src_mask & ~c2[q]
+                            for r in range(4 - level):
+                                if _with_reduced_cost(c1[q], c2only, c3, pot_mask, pi_v[q], r) & fu:
+                                    bucket_v[level + r] |= _bit(q)
+                                    break
+                    if fv:
+                        done_v |= fv
+                        m = fv
+                        while m:
+                            q = lowest_bit_index(m)
+                            m &= m - _ONE
+                            dist_v[q] = level
+                            if rd[q] > 0:
+                                reach = level
+                        if reach >= 0:
+                            break
+                        # backward arcs (they carry flow, so their reduced cost is 0)
+                        back = np.uint64(0)
+                        m = fv
+                        while m:
+                            q = lowest_bit_index(m)
+                            m &= m - _ONE
+                            back |= fmask[q]
+                        bucket_u[level] |= back & ~done_u
+                if reach >= 0:
+                    break
+            if reach < 0:
+                break  # only a rounding residue is left
+            path_length += reach
+            if path_length >= 3:
+                break
+            _raise_potentials(src_mask, done_u, dist_u, reach, pi_u)
+            _raise_potentials(snk_mask, done_v, dist_v, reach, pi_v)
+            for v in range(pot_mask.shape[0]):
+                pot_mask[v] = np.uint64(0)
+            m = src_mask
+            while m:
+                p = lowest_bit_index(m)
+                m &= m - _ONE
+                if pi_u[p] < pot_mask.shape[0]:
+                    pot_mask[pi_u[p]] |= _bit(p)
+                else:
+                    return 0.0, STATUS_INTERNAL  # potentials stay below 16 for costs <= 3
+        first = False
+        # tight (zero reduced cost) sources of every sink
+        m = snk_mask
+        while m:
+            q = lowest_bit_index(m)
+            m &= m - _ONE
+            tight[q] = _with_reduced_cost(c1[q], c2[q] & ~c1[q], src_mask & ~c2[q], pot_mask, pi_v[q], 0)
+        # direct pushes
+        m = rd_mask
+        while m:
+            q = lowest_bit_index(m)
+            m &= m - _ONE
+            cand = tight[q] & rs_mask
+            while cand and rd[q] > 0:
+                p = lowest_bit_index(cand)
+                cand &= cand - _ONE
+                amount = rs[p] if rs[p] < rd[q] else rd[q]
+                flow[p, q] += amount
+                fmask[q] |= _bit(p)
+                rs[p] -= amount
+                rd[q] -= amount
+                remaining -= amount
+                if rs[p] <= 0:
+                    rs[p] = 0.0
+                    rs_mask &= ~_bit(p)
+            if rd[q] <= 0:
+                rd[q] = 0.0
+                rd_mask &= ~_bit(q)
+        # Dinic rounds on the tight arcs
+        while rs_mask and rd_mask:
+            # BFS: level 0 = sources with supply; odd levels sinks, even levels sources
+            lvl_u[0] = rs_mask
+            seen_u = rs_mask
+            seen_v = np.uint64(0)
+            frontier = rs_mask
+            depth = 0
+            found = False
+            while frontier:
+                new_v = np.uint64(0)
+                m = snk_mask & ~seen_v
+                while m:
+                    q = lowest_bit_index(m)
+                    m &= m - _ONE
+                    if tight[q] & frontier:
+                        new_v |= _bit(q)
+                if new_v == 0:
+                    break
+                seen_v |= new_v
+                lvl_v[depth + 1] = new_v
+                if new_v & rd_mask:
+                    found = True
+                    break
+                new_u = np.uint64(0)
+                m = new_v
+                while m:
+                    q = lowest_bit_index(m)
+                    m &= m - _ONE
+                    new_u |= tight[q] & fmask[q]
+                new_u &= ~seen_u
+                seen_u |= new_u
+                lvl_u[depth + 2] = new_u
+                frontier = new_u
+                depth += 2
+            if not found:
+                break
+            last = depth + 1
+            lvl_v[last] &= rd_mask  # only sinks with demand left end a path
+            pushed = 0.0
+            starts = lvl_u[0]
+            while starts:
+                p0 = lowest_bit_index(starts)
+                starts &= starts - _ONE
+                while rs[p0] > 0 and (lvl_u[0] >> np.uint64(p0)) & _ONE:
+                    top = 0
+                    stack[0] = p0
+                    reached = -1
+                    while top >= 0:
+                        node = stack[top]
+                        if top % 2 == 0:
+                            # a source at level top: a live sink one level down whose tight set holds it
+                            m = lvl_v[top + 1]
+                            nxt = -1
+                            while m:
+                                q = lowest_bit_index(m)
+                                m &= m - _ONE
+                                if (tight[q] >> np.uint64(node)) & _ONE:
+                                    nxt = q
+                                    break
+                            if nxt < 0:
+                                lvl_u[top] &= ~_bit(node)
+                                top -= 1
+                                continue
+                            top += 1
+                            stack[top] = nxt
+                            if top == last:
+                                reached = nxt
+                                break
+                        else:
+                            cand = tight[node] & fmask[node] & lvl_u[top + 1] if top + 1 <= depth else np.uint64(0)
+                            if cand == 0:
+                                lvl_v[top] &= ~_bit(node)
+                                top -= 1
+                                continue
+                            top += 1
+                            stack[top] = lowest_bit_index(cand)
+                    if reached < 0:
+                        break
+                    amount = rs[p0] if rs[p0] < rd[reached] else rd[reached]
+                    for s in range(1, top, 2):
+                        back = flow[stack[s + 1], stack[s]]
+                        if back < amount:
+                            amount = back
+                    for s in range(0, top + 1, 2):
+                        p = stack[s]
+                        q = stack[s + 1]
+                        flow[p, q] += amount
+                        fmask[q] |= _bit(p)
+                    for s in range(1, top, 2):
+                        q = stack[s]
+                        p = stack[s + 1]
+                        flow[p, q] -= amount
+                        if flow[p, q] <= 0:
+                            flow[p, q] = 0.0
+                            fmask[q] &= ~_bit(p)
+                    rs[p0] -= amount
+                    if rs[p0] <= 0:
+                        rs[p0] = 0.0
+                        rs_mask &= ~_bit(p0)
+                    rd[reached] -= amount
+                    if rd[reached] <= 0:
+                        rd[reached] = 0.0
+                        rd_mask &= ~_bit(reached)
+                        lvl_v[last] &= ~_bit(reached)
+                    pushed += amount
+            if pushed <= 0:
+                break
+            remaining -= pushed
+        if path_length == 2:
+            break
+    remaining = 0.0
+    m = src_mask
+    while m:
+        p = lowest_bit_index(m)
+        m &= m - _ONE
+        remaining += rs[p]
+    total = 3.0 * remaining  # the rest moves along length-3 paths (see mincost_flow.min_cost_transport)
+    m = snk_mask
+    while m:
+        q = lowest_bit_index(m)
+        m &= m - _ONE
+        f = fmask[q]
+        while f:
+            p = lowest_bit_index(f)
+            f &= f - _ONE
+            if (c1[q] >> np.uint64(p)) & _ONE:
+                cost = 1
+            elif (c2[q] >> np.uint64(p)) & _ONE:
+                cost = 2
+            else:
+                cost = 3
+            total += flow[p, q] * cost
+            flow[p, q] = 0.0
+        fmask[q] = np.uint64(0)
+    return total, STATUS_OK
+
+
+@njit(cache=True, nogil=True)
+def _word_masses(indptr, indices, x, y, alpha, supply, demand, sink_node):
+    """Net masses of mu_x - mu_y with sources indexed by position in N[x] (N(x), then x) and sinks by
+    position in N[y] (N(y), then y).  Returns (source mask, sink mask, scale)."""
+    dx = indptr[x + 1] - indptr[x]
+    dy = indptr[y + 1] - indptr[y]
+    centre = alpha * dx * dy
+    per_x = (1.0 - alpha) * dy
+    per_y = (1.0 - alpha) * dx
+    src_mask = np.uint64(0)
+    snk_mask = np.uint64(0)
+    a = indptr[x]
+    b = indptr[y]
+    a_end = indptr[x + 1]
+    b_end = indptr[y + 1]
+    while a < a_end or b < b_end:
+        pa = -1
+        pb = -1
+        if b >= b_end or (a < a_end and indices[a] < indices[b]):
+            node = indices[a]
+            pa = a - indptr[x]
+            net = per_x
+            a += 1
+        elif a >= a_end or indices[b] < indices[a]:
+            node = indices[b]
+            pb = b - indptr[y]
+            net = -per_y
+            b += 1
+        else:
+            node = indices[a]
+            pa = a - indptr[x]
+            pb = b - indptr[y]
+            net = per_x - per_y
+            a += 1
+            b += 1
+        if node == x:  # in N(y) only; as the centre of mu_x it is position dx of N[x]
+            net += centre
+            pa = dx
+        elif node == y:  # in N(x) only; position dy of N[y]
+            net -= centre
+            pb = dy
+        if net > 0:
+            src_mask |= _bit(pa)
+            supply[pa] = net
+        elif net < 0:
+            snk_mask |= _bit(pb)
+            demand[pb] = -net
+            sink_node[pb] = node
+    return src_mask, snk_mask, float(dx) * float(dy)
+
+
+@njit(cache=True, nogil=True)
+def _owner_masks(indptr, indices, x, closed, n_words, set_bits):
+    """closed[w * n_words:] gets bit p for every w in the closed neighbourhood of the p-th member of N[x]
+    (N(x) in order, then x itself); with set_bits False the same rows are cleared instead."""
+    dx = indptr[x + 1] - indptr[x]
+    for p in range(dx + 1):
+        u = indices[indptr[x] + p] if p < dx else x
+        word = p >> 6
+        bit = _bit(p)
+        if set_bits:
+            closed[u * n_words + word] |= bit
+            for q in range(indptr[u], indptr[u + 1]):
+                closed[indices[q] * n_words + word] |= bit
+        else:
+            for w in range(n_words):
+                closed[u * n_words + w] = _ZERO
+            for q in range(indptr[u], indptr[u + 1]):
+                for w in range(n_words):
+                    closed[indices[q] * n_words + w] = _ZERO
+
+
+@njit(cache=True, nogil=True)
+def _masses_by_position(indptr, indices, x, y, alpha, n_words, src_mask, supply, sink_node, demand):
+    """Net masses of mu_x - mu_y with sources indexed by position in N[x] (N(x), then x) and sinks listed
+    compactly.  Returns (number of sinks, any source, scale)."""
+    dx = indptr[x + 1] - indptr[x]
+    dy = indptr[y + 1] - indptr[y]
+    centre = alpha * dx * dy
+    per_x = (1.0 - alpha) * dy
+    per_y = (1.0 - alpha) * dx
+    for w in range(n_words):
+        src_mask[w] = _ZERO
+    any_src = False
+    n_snk = 0
+    a = indptr[x]
+    b = indptr[y]
+    a_end = indptr[x + 1]
+    b_end = indptr[y + 1]
+    while a < a_end or b < b_end:
+        pa = -1
+        if b >= b_end or (a < a_end and indices[a] < indices[b]):
+            node = indices[a]
+            pa = a - indptr[x]
+            net = per_x
+            a += 1
+        elif a >= a_end or indices[b] < indices[a]:
+            node = indices[b]
+            net = -per_y
+            b += 1
+        else:
+            node = indices[a]
+            pa = a - indptr[x]
+            net = per_x - per_y
+            a += 1
+            b += 1
+        if node == x:  # in N(y) only; as the centre of mu_x it is position dx of N[x]
+            net += centre
+            pa = dx
+        elif node == y:
+            net -= centre
+        if net > 0:
+            src_mask[pa >> 6] |= _bit(pa)
+            supply[pa] = net
+            any_src = True
+        elif net < 0:
+            sink_node[n_snk] = node
+            demand[n_snk] = -net
+            n_snk += 1
+    return n_snk, any_src, float(dx) * float(dy)
+
+
+@njit(cache=True, nogil=True)
+def owns(indptr, x, y):
+    """Edge x-y is solved by its end point of larger degree (the smaller index on a tie)."""
+    dx = indptr[x + 1] - indptr[x]
+    dy = indptr[y + 1] - indptr[y]
+    return dx > dy or (dx == dy and x < y)
+
+
+@njit(cache=True, nogil=True)
+def ollivier_exact_range(indptr, indices, alpha, owners, start, stop, max_words, out, closed, within2, w2_owner,
+                         cm, mk, bint, bflt, lint, lflt, a_src, a_amt, a_next, e_src, e_sup, e_snk, e_dem, need,
+                         wflow, wfl, wint, wu64):
+    """Exact curvature of every edge owned by owners[start:stop] into out (both CSR directions).
+
+    Stops at the first owner whose scratch is too small, fills need (see NEED_*) and returns its item
+    index; returns stop when all are done, or -1 - item on an internal error.  Edges whose closed
+    neighbourhoods both have fewer than 64 nodes use word_transport (w* scratch: wflow (64, 64) float64
+    zeros, wfl (4, 64) float64, wint (5 * 64 + 130) int64, wu64 (4 * 64 + 16 + 2 * 130 + 8) uint64)."""
+    n_nodes = indptr.shape[0] - 1
+    w_sup = wfl[0]
+    w_dem = wfl[1]
+    w_rs = wfl[2]
+    w_rd = wfl[3]
+    w_snk = wint[0:64]
+    w_piu = wint[64:128]
+    w_piv = wint[128:192]
+    w_du = wint[192:256]
+    w_dv = wint[256:320]
+    w_stack = wint[320:450]
+    w_c1 = wu64[0:64]
+    w_c2 = wu64[64:128]
+    w_tight = wu64[128:192]
+    w_fmask = wu64[192:256]
+    w_pot = wu64[256:272]
+    w_lu = wu64[272:402]
+    w_lv = wu64[402:532]
+    w_bu = wu64[532:536]
+    w_bv = wu64[536:540]
+    for t in range(start, stop):
+        x = owners[t]
+        dx = indptr[x + 1] - indptr[x]
+        wx = (dx + 64) // 64
+        if wx <= max_words:
+            n_l = 0
+            for p in range(indptr[x], indptr[x + 1]):
+                y = indices[p]
+                if owns(indptr, x, y):
+                    dy = indptr[y + 1] - indptr[y]
+                    if dy + 1 > n_l:
+                        n_l = dy + 1
+            ok = _fits(wx, n_l, cm, mk, bint, bflt, lint, lflt, need)
+            if n_nodes * wx > closed.shape[0] or n_nodes * wx > within2.shape[0]:
+                ok = False
+                if n_nodes * wx > need[NEED_CLOSED]:
+                    need[NEED_CLOSED] = n_nodes * wx
+            if not ok:
+                need[NEED_ITEM] = t
+                need[NEED_Y] = -1
+                return t
+            _owner_masks(indptr, indices, x, closed, wx, True)
+            src_mask = mk[mk.shape[0] - wx:]  # the tail of mk is not used by bitset_transport at this size
+            supply = bflt[64 * wx:128 * wx]
+            c1 = cm[0:n_l * wx]
+            c2 = cm[n_l * wx:2 * n_l * wx]
+            for p in range(indptr[x], indptr[x + 1]):
+                y = indices[p]
+                if not owns(indptr, x, y):
+                    continue
+                if wx == 1 and indptr[y + 1] - indptr[y] < 64:
+                    src_m, snk_m, scale = _word_masses(indptr, indices, x, y, alpha, w_sup, w_dem, w_snk)
+                    if src_m == 0:
+                        value = 1.0
+                    else:
+                        m = snk_m
+                        while m:
+                            q = lowest_bit_index(m)
+                            m &= m - _ONE
+                            v = w_snk[q]
+                            if w2_owner[v] != x:
+                                acc = closed[v]
+                                for r in range(indptr[v], indptr[v + 1]):
+                                    acc |= closed[indices[r]]
+                                within2[v] = acc
+                                w2_owner[v] = x
+                            w_c1[q] = closed[v] & src_m
+                            w_c2[q] = within2[v] & src_m
+                        total, status = word_transport(src_m, w_sup, snk_m, w_dem, w_c1, w_c2, wflow, w_piu, w_piv,
+                                                       w_pot, w_tight, w_fmask, w_rs, w_rd, w_du, w_dv, w_lu, w_lv,
+                                                       w_stack, w_bu, w_bv)
+                        if status != STATUS_OK:
+                            _owner_masks(indptr, indices, x, closed, wx, False)
+                            return -1 - t
+                        value = 1.0 - total / scale
+                    out[p] = value
+                    lo = indptr[y]
+                    hi = indptr[y + 1]
+                    while lo < hi:
+                        mid = (lo + hi) // 2
+                        if indices[mid] < x:
+                            lo = mid + 1
+                        else:
+                            hi = mid
+                    out[lo] = value
+                    continue
+                n_snk, any_src, scale = _masses_by_position(indptr, indices, x, y, alpha, wx, src_mask, supply,
+                                                            e_snk, e_dem)
+                if not any_src:
+                    value = 1.0
+                else:
+                    for j in range(n_snk):
+                        v = e_snk[j]
+                        if w2_owner[v] != x:
+                            for w in range(wx):
+                                within2[v * wx + w] = closed[v * wx + w]
+                            for r in range(indptr[v], indptr[v + 1]):
+                                nb = indices[r] * wx
+                                for w in range(wx):
+                                    within2[v * wx + w] |= closed[nb + w]
+                            w2_owner[v] = x
+                        for w in range(wx):
+                            c1[j * wx + w] = closed[v * wx + w] & src_mask[w]
+                            c2[j * wx + w] = within2[v * wx + w] & src_mask[w]
+                    total, status = bitset_transport(wx, src_mask, supply, n_snk, e_dem, c1, c2, mk, bint, bflt,
+                                                     lint, lflt, a_src, a_amt, a_next)
+                    if status == STATUS_ARENA:
+                        _owner_masks(indptr, indices, x, closed, wx, False)
+                        need[NEED_ITEM] = t
+                        need[NEED_Y] = y
+                        need[NEED_ARENA] = 2 * a_src.shape[0]
+                        return t
+                    if status != STATUS_OK:
+                        _owner_masks(indptr, indices, x, closed, wx, False)
+                        return -1 - t
+                    value = 1.0 - total / scale
+                out[p] = value
+                lo = indptr[y]
+                hi = indptr[y + 1]
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if indices[mid] < x:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                out[lo] = value
+            _owner_masks(indptr, indices, x, closed, wx, False)
+        else:
+            for p in range(indptr[x], indptr[x + 1]):
+                y = indices[p]
+                if not owns(indptr, x, y):
+                    continue
+                n_src, n_snk, scale = edge_problem(indptr, indices, x, y, alpha, e_src, e_sup, e_snk, e_dem)
+                if n_src == 0:
+                    value = 1.0
+                else:
+                    # the smaller side becomes the bits; W1 is symmetric, so sinks may play the sources
+                    if n_src <= n_snk:
+                        bit_nodes, bit_mass, n_b, loop_nodes, loop_mass, n_l = e_src, e_sup, n_src, e_snk, e_dem, n_snk
+                    else:
+                        bit_nodes, bit_mass, n_b, loop_nodes, loop_mass, n_l = e_snk, e_dem, n_snk, e_src, e_sup, n_src
+                    wp = (n_b + 63) // 64
+                    ok = _fits(wp, n_l, cm, mk, bint, bflt, lint, lflt, need)
+                    if n_nodes * wp > closed.shape[0]:
+                        ok = False
+                        if n_nodes * wp > need[NEED_CLOSED]:
+                            need[NEED_CLOSED] = n_nodes * wp
+                    if not ok:
+                        need[NEED_ITEM] = t
+                        need[NEED_Y] = y
+                        return t
+                    c1 = cm[0:n_l * wp]
+                    c2 = cm[n_l * wp:2 * n_l * wp]
+                    sink_cost_masks(indptr, indices, bit_nodes, n_b, loop_nodes, n_l, closed, wp, c1, c2)
+                    src_mask = mk[mk.shape[0] - wp:]
+                    supply = bflt[64 * wp:128 * wp]
+                    for w in range(wp):
+                        src_mask[w] = _ZERO
+                    for i in range(n_b):
+                        src_mask[i >> 6] |= _bit(i)
+                        supply[i] = bit_mass[i]
+                    total, status = bitset_transport(wp, src_mask, supply, n_l, loop_mass, c1, c2, mk, bint, bflt,
+                                                     lint, lflt, a_src, a_amt, a_next)
+                    if status == STATUS_ARENA:
+                        need[NEED_ITEM] = t
+                        need[NEED_Y] = y
+                        need[NEED_ARENA] = 2 * a_src.shape[0]
+                        return t
+                    if status != STATUS_OK:
+                        return -1 - t
+                    value = 1.0 - total / scale
+                out[p] = value
+                lo = indptr[y]
+                hi = indptr[y + 1]
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if indices[mid] < x:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                out[lo] = value
+    return stop
