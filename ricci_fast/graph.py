@@ -57,6 +57,10 @@ class Graph:
     knn_indices: np.ndarray | None = field(default=None, repr=False)
     knn_distances: np.ndarray | None = field(default=None, repr=False)
     recall: float | None = None
+    #: positive edge lengths aligned with indices (symmetric), or None for an unweighted graph
+    weights: np.ndarray | None = field(default=None, repr=False)
+    #: the caller's node ids (from_networkx), position i naming node i; None means 0 .. N-1
+    node_ids: tuple | None = field(default=None, repr=False)
 
     def __post_init__(self):
         self.indptr = np.ascontiguousarray(self.indptr, dtype=np.int64)
@@ -94,8 +98,13 @@ class Graph:
         bit-parallel BFS batch close together."""
         return reverse_cuthill_mckee(self.to_scipy(), symmetric_mode=True).astype(np.int64)
 
-    def to_scipy(self) -> sp.csr_matrix:
-        """The symmetric 0/1 adjacency matrix as scipy.sparse CSR (int8 data)."""
+    def to_scipy(self, weighted: bool = False) -> sp.csr_matrix:
+        """The symmetric 0/1 adjacency matrix as scipy.sparse CSR (int8 data); weighted=True gives the
+        edge lengths as float64 data instead (1.0 on an unweighted graph)."""
+        if weighted:
+            from ricci_fast.networks import weighted_matrix
+
+            return weighted_matrix(self)
         data = np.ones(self.indices.shape[0], dtype=np.int8)
         return sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n_nodes, self.n_nodes))
 
@@ -106,11 +115,16 @@ class Graph:
         return np.stack([rows[upper], self.indices[upper].astype(np.int64)], axis=1)
 
     @classmethod
-    def from_scipy(cls, matrix) -> "Graph":
+    def from_scipy(cls, matrix, weighted: bool = False) -> "Graph":
         """A Graph from any square scipy.sparse or dense adjacency matrix (nonzero = edge).
 
-        The matrix must be symmetric and have an empty diagonal; weights are ignored.
+        The matrix must be symmetric and have an empty diagonal; weighted=True keeps its entries as edge
+        lengths (Graph.weights: finite, > 0, symmetric), else they are ignored.
         """
+        if weighted:
+            from ricci_fast.networks import graph_from_scipy
+
+            return graph_from_scipy(cls, matrix)
         matrix = sp.csr_matrix(matrix)
         if matrix.shape[0] != matrix.shape[1]:
             raise ValueError(f"matrix: an adjacency matrix must be square, got shape {matrix.shape}.")
@@ -124,8 +138,13 @@ class Graph:
         return cls(pattern.indptr, pattern.indices)
 
     @classmethod
-    def from_edges(cls, edges, n_nodes: int) -> "Graph":
-        """A Graph from an (E, 2) array of undirected edges (duplicates and both orders allowed)."""
+    def from_edges(cls, edges, n_nodes: int, weights=None) -> "Graph":
+        """A Graph from an (E, 2) array of undirected edges (duplicates and both orders allowed);
+        weights: optional (E,) positive edge lengths (a duplicate must repeat the same length)."""
+        if weights is not None:
+            from ricci_fast.networks import graph_from_edges
+
+            return graph_from_edges(cls, edges, n_nodes, weights)
         edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
         if edges.size and (edges.min() < 0 or edges.max() >= n_nodes):
             raise ValueError(f"edges: node ids must lie in [0, {n_nodes - 1}].")
@@ -141,8 +160,57 @@ class Graph:
         built = f", k={self.k}, metric={self.metric!r}, symmetrize={self.symmetrize!r}" if self.k else ""
         return (
             f"Graph(n_nodes={self.n_nodes}, n_edges={self.n_edges}, mean_degree="
-            f"{self.indices.shape[0] / max(self.n_nodes, 1):.2f}{built})"
+            f"{self.indices.shape[0] / max(self.n_nodes, 1):.2f}{built}"
+            f"{', weighted' if self.weights is not None else ''})"
         )
+
+    # --- bridges to networkx, PyTorch Geometric and edge tables (ricci_fast/networks.py) ---
+
+    @classmethod
+    def from_networkx(cls, G, weight: str | None = "weight") -> "Graph":
+        """A Graph from an undirected networkx graph.  Nodes keep their ids (any hashable: Graph.node_ids,
+        in G.nodes() order); the edge attribute `weight` becomes Graph.weights when edges carry it
+        (weight=None ignores weights).  See docs/definitions.md section "Weighted graphs"."""
+        from ricci_fast.networks import graph_from_networkx
+
+        return graph_from_networkx(cls, G, weight)
+
+    def to_networkx(self, edge_values=None, node_values=None, name: str = "curvature", weight: str = "weight"):
+        """This graph as networkx.Graph with the original node ids; edge_values (per CSR entry, per
+        undirected edge, or a curvature result) become the edge attribute `name`, node_values (per node,
+        or True for the mean of the incident edge values) the node attribute `name`; weights go to the
+        edge attribute `weight`."""
+        from ricci_fast.networks import graph_to_networkx
+
+        return graph_to_networkx(self, edge_values, node_values, name, weight)
+
+    @classmethod
+    def from_edge_index(cls, edge_index, num_nodes: int | None = None, edge_weight=None) -> "Graph":
+        """A Graph from a PyTorch Geometric style (2, E) edge_index (numpy or torch; one or both
+        directions of each edge) and optional (E,) edge_weight used as edge lengths."""
+        from ricci_fast.networks import graph_from_edge_index
+
+        return graph_from_edge_index(cls, edge_index, num_nodes, edge_weight)
+
+    def to_edge_index(self, as_torch: bool = False):
+        """(2, 2 E) int64 edge_index, both directions, column p being CSR entry p (so graph.weights and
+        edge_curvature values line up with its columns); a torch tensor when as_torch=True."""
+        from ricci_fast.networks import graph_to_edge_index
+
+        return graph_to_edge_index(self, as_torch)
+
+    def edge_table(self, values=None, name: str = "value"):
+        """pandas DataFrame with one row per undirected edge: u, v (original node ids), weight (if
+        weighted) and `name` from values (per CSR entry, per undirected edge, or a curvature result)."""
+        from ricci_fast.networks import edge_table
+
+        return edge_table(self, values, name=name)
+
+    def unweighted(self) -> "Graph":
+        """The same graph (node ids kept) without edge weights."""
+        from ricci_fast.networks import with_weights
+
+        return with_weights(self, None)
 
 
 def knn_graph(
@@ -155,6 +223,7 @@ def knn_graph(
     check_recall: int | bool | None = None,
     random_state: int | None = 0,
     backend: str = "auto",
+    weighted: bool = False,
 ) -> Graph:
     """Symmetrised, unweighted k-nearest-neighbour graph of the rows of X (SPEC section 1).
 
@@ -171,6 +240,9 @@ def knn_graph(
     backend: "auto" searches on the GPU when X is a torch tensor there (exact search, same tie rule;
     only the (N, k) neighbour table comes back to the host), else on the CPU; "torch" forces the torch
     path on the tensor's device, "numpy" forces the CPU kernels.
+
+    weighted: True gives the edges lengths (Graph.weights): the distance between the two points in
+    `metric` (for weighted Ollivier-Ricci, weighted Forman and the discrete Ricci flow).
     """
     check_choice(backend, "backend", ("auto", "numpy", "torch"))
     check_choice(metric, "metric", METRICS)
@@ -184,7 +256,7 @@ def knn_graph(
         tensor = as_activation_tensor(X)
         k = check_k(k, tensor.shape[0])
         knn_idx, knn_sq = torch_knn(tensor, k, metric)
-        return _finish_graph(knn_idx, knn_sq, k, metric, symmetrize, f"exact ({tensor.device.type})", None)
+        return _finish_graph(knn_idx, knn_sq, k, metric, symmetrize, f"exact ({tensor.device.type})", None, weighted)
     X = as_activation_array(X)
     n_points = X.shape[0]
     k = check_k(k, n_points)
@@ -221,19 +293,24 @@ def knn_graph(
         if check_recall:
             sample = 1000 if check_recall is True else int(check_recall)
             recall = _recall(Xd, knn_idx, k, sample, random_state)
-    return _finish_graph(knn_idx, knn_sq, k, metric, symmetrize, method, recall)
+    return _finish_graph(knn_idx, knn_sq, k, metric, symmetrize, method, recall, weighted)
 
 
-def _finish_graph(knn_idx, knn_sq, k, metric, symmetrize, method, recall) -> Graph:
+def _finish_graph(knn_idx, knn_sq, k, metric, symmetrize, method, recall, weighted=False) -> Graph:
     indptr, indices = _csr.symmetrize_knn(knn_idx, symmetrize == "mutual")
     distances = np.sqrt(knn_sq)
     if metric == "cosine":
         distances = knn_sq / 2.0  # |a - b|^2 = 2 - 2 cos for unit vectors
     elif metric == "sqeuclidean":
         distances = knn_sq
+    lengths = None
+    if weighted:
+        from ricci_fast.networks import knn_edge_lengths
+
+        lengths = knn_edge_lengths(indptr, indices, knn_idx, distances)
     return Graph(
         indptr, indices, k=k, metric=metric, symmetrize=symmetrize, method=method,
-        knn_indices=knn_idx, knn_distances=distances, recall=recall,
+        knn_indices=knn_idx, knn_distances=distances, recall=recall, weights=lengths,
     )
 
 
