@@ -208,6 +208,179 @@ def transport_exact(a, b, C, m, n, flow, pot, dist, parent, done):
 
 
 @njit(cache=True, nogil=True)
+def transport_simplex(a, b, C, m, n, max_pivots):
+    """The same problem by the transportation (network) simplex: a least-cost-first basic solution (a
+    spanning tree of m + n - 1 cells, degenerate cells included), then pivots on the most negative
+    reduced cost of a rotating block of cells until no reduced cost is below -1e-13 x the largest cost.
+    Returns (cost, pivots), pivots = -1 when max_pivots was reached (the caller then falls back to
+    `transport_exact`, which cannot cycle)."""
+    nn = m + n
+    k_cells = nn - 1
+    cr = np.empty(k_cells, np.int64)
+    cc = np.empty(k_cells, np.int64)
+    cf = np.empty(k_cells)
+    supply = a[:m].copy()
+    demand = b[:n].copy()
+    row_on = np.ones(m, np.bool_)
+    col_on = np.ones(n, np.bool_)
+    rows_left = m
+    cols_left = n
+    order = np.argsort(C[:m * n], kind="mergesort")
+    k = 0
+    cmax = 0.0
+    for p in range(m * n):
+        if C[p] > cmax:
+            cmax = C[p]
+    for t in range(m * n):
+        if k == k_cells:
+            break
+        p = order[t]
+        i = p // n
+        j = p - i * n
+        if not row_on[i] or not col_on[j]:
+            continue
+        q = min(supply[i], demand[j])
+        cr[k] = i
+        cc[k] = j
+        cf[k] = q
+        k += 1
+        supply[i] -= q
+        demand[j] -= q
+        if (supply[i] <= 0.0 and rows_left > 1) or cols_left == 1:
+            row_on[i] = False
+            rows_left -= 1
+        else:
+            col_on[j] = False
+            cols_left -= 1
+    # tree scratch
+    head = np.empty(nn + 1, np.int64)
+    adj = np.empty(2 * k_cells, np.int64)
+    fill = np.empty(nn, np.int64)
+    parent = np.empty(nn, np.int64)
+    pcell = np.empty(nn, np.int64)
+    depth = np.empty(nn, np.int64)
+    pot = np.empty(nn)
+    queue = np.empty(nn, np.int64)
+    path_cells = np.empty(nn, np.int64)
+    side = np.empty(nn, np.int64)
+    tol = 1e-13 * max(cmax, 1e-300)
+    block = max(32, int(np.sqrt(m * n)))
+    start = 0
+    pivots = 0
+    while True:
+        # adjacency of the basis tree, then potentials u_i + v_j = C_ij along it from node 0
+        for v in range(nn + 1):
+            head[v] = 0
+        for c in range(k_cells):
+            head[cr[c] + 1] += 1
+            head[m + cc[c] + 1] += 1
+        for v in range(nn):
+            head[v + 1] += head[v]
+            fill[v] = head[v]
+        for c in range(k_cells):
+            adj[fill[cr[c]]] = c
+            fill[cr[c]] += 1
+            adj[fill[m + cc[c]]] = c
+            fill[m + cc[c]] += 1
+        for v in range(nn):
+            depth[v] = -1
+        depth[0] = 0
+        parent[0] = -1
+        pcell[0] = -1
+        pot[0] = 0.0
+        queue[0] = 0
+        qh = 0
+        qt = 1
+        while qh < qt:
+            v = queue[qh]
+            qh += 1
+            for e in range(head[v], head[v + 1]):
+                c = adj[e]
+                w = m + cc[c] if v < m else cr[c]
+                if depth[w] < 0:
+                    depth[w] = depth[v] + 1
+                    parent[w] = v
+                    pcell[w] = c
+                    pot[w] = C[cr[c] * n + cc[c]] - pot[v]
+                    queue[qt] = w
+                    qt += 1
+        # pricing over rotating blocks
+        best = -tol
+        enter = -1
+        scanned = 0
+        while scanned < m * n:
+            stop = min(scanned + block, m * n)
+            for t in range(scanned, stop):
+                p = start + t
+                if p >= m * n:
+                    p -= m * n
+                i = p // n
+                j = p - i * n
+                r = C[p] - pot[i] - pot[m + j]
+                if r < best:
+                    best = r
+                    enter = p
+            scanned = stop
+            if enter >= 0:
+                break
+        if enter < 0:
+            break
+        start = enter + 1
+        if start >= m * n:
+            start = 0
+        pivots += 1
+        if pivots > max_pivots:
+            return 0.0, -1
+        ei = enter // n
+        ej = enter - ei * n
+        # tree path from column node J up and row node I up to their common ancestor
+        x = m + ej
+        y = ei
+        na = 0
+        nb = 0
+        while depth[x] > depth[y]:
+            path_cells[na] = pcell[x]
+            na += 1
+            x = parent[x]
+        while depth[y] > depth[x]:
+            side[nb] = pcell[y]
+            nb += 1
+            y = parent[y]
+        while x != y:
+            path_cells[na] = pcell[x]
+            na += 1
+            x = parent[x]
+            side[nb] = pcell[y]
+            nb += 1
+            y = parent[y]
+        for t in range(nb):
+            path_cells[na + t] = side[nb - 1 - t]
+        total = na + nb
+        # cells at even positions from J lose theta, odd ones gain it
+        theta = np.inf
+        leave = -1
+        for t in range(0, total, 2):
+            c = path_cells[t]
+            if cf[c] < theta:
+                theta = cf[c]
+                leave = c
+        for t in range(total):
+            c = path_cells[t]
+            if t % 2 == 0:
+                cf[c] -= theta
+            else:
+                cf[c] += theta
+        cr[leave] = ei
+        cc[leave] = ej
+        cf[leave] = theta
+    cost = 0.0
+    for c in range(k_cells):
+        if cf[c] > 0.0:
+            cost += cf[c] * C[cr[c] * n + cc[c]]
+    return cost, pivots
+
+
+@njit(cache=True, nogil=True)
 def transport_sinkhorn(a, b, C, m, n, epsilon, tol, max_iter, f, g, rows, cols):
     """Log-domain Sinkhorn with epsilon scaling (from max C down to epsilon, halving) on the same problem,
     then the rounding of Altschuler et al. (2017) to a plan with exactly the marginals a, b.  Returns
@@ -438,7 +611,9 @@ def weighted_ollivier_range(indptr, indices, weights, nbr_mass, self_mass, twin,
                         for j in range(n):
                             cost[i * n + j] = block[base + b_col[j]] / dxy
                     if solver == EXACT:
-                        value = transport_exact(a, b, cost, m, n, flow, pot, sdist, parent, done)
+                        value, pivots = transport_simplex(a, b, cost, m, n, 50 * (m + n) * (m + n) + 1000)
+                        if pivots < 0:
+                            value = transport_exact(a, b, cost, m, n, flow, pot, sdist, parent, done)
                     else:
                         value, err, conv = transport_sinkhorn(a, b, cost, m, n, epsilon, tol, max_iter, f, g,
                                                               rows, cols)

@@ -81,6 +81,9 @@ def _build(cls, n_nodes: int, u: np.ndarray, v: np.ndarray, w, node_ids=None, wh
         w = np.asarray(w, dtype=np.float64).reshape(-1)
         if w.shape[0] != u.shape[0]:
             raise ValueError(f"{what}: got {u.shape[0]} edges but {w.shape[0]} edge lengths.")
+        if not np.all(np.isfinite(w)):
+            raise ValueError(f"{what}: {int((~np.isfinite(w)).sum())} edge lengths are NaN or inf; lengths must be "
+                             f"finite.")
         w = w[order]
         group = np.cumsum(first) - 1
         if not np.array_equal(w, w[first][group]):
@@ -143,6 +146,10 @@ def graph_from_networkx(cls, G, weight):
                          "(it keeps one of the two lengths of an edge given both ways).")
     if G.is_multigraph():
         raise ValueError("G: multigraphs are not supported; collapse parallel edges first, e.g. nx.Graph(G).")
+    n_loops = nx.number_of_selfloops(G)
+    if n_loops:
+        raise ValueError(f"G: {n_loops} self-loops; they have no curvature: remove them first with "
+                         f"G.remove_edges_from(nx.selfloop_edges(G)).")
     ids = list(G.nodes())
     index = {node: i for i, node in enumerate(ids)}
     n = len(ids)
