@@ -396,35 +396,44 @@ def transport_sinkhorn(a, b, C, m, n, epsilon, tol, max_iter, f, g, rows, cols):
     eps = max(cmax, epsilon)
     err = np.inf
     converged = False
+    la = np.empty(m)
+    lb = np.empty(n)
+    for i in range(m):
+        la[i] = np.log(a[i])
+    for j in range(n):
+        lb[j] = np.log(b[j])
     while True:
         converged = False
+        inv = 1.0 / eps
         for it in range(max_iter):
             for i in range(m):
                 big = -np.inf
                 for j in range(n):
-                    s = (g[j] - C[i * n + j]) / eps + np.log(b[j])
+                    s = (g[j] - C[i * n + j]) * inv + lb[j]
                     if s > big:
                         big = s
                 acc = 0.0
                 for j in range(n):
-                    acc += np.exp((g[j] - C[i * n + j]) / eps + np.log(b[j]) - big)
+                    acc += np.exp((g[j] - C[i * n + j]) * inv + lb[j] - big)
                 f[i] = -eps * (big + np.log(acc))
             for j in range(n):
                 big = -np.inf
                 for i in range(m):
-                    s = (f[i] - C[i * n + j]) / eps + np.log(a[i])
+                    s = (f[i] - C[i * n + j]) * inv + la[i]
                     if s > big:
                         big = s
                 acc = 0.0
                 for i in range(m):
-                    acc += np.exp((f[i] - C[i * n + j]) / eps + np.log(a[i]) - big)
+                    acc += np.exp((f[i] - C[i * n + j]) * inv + la[i] - big)
                 g[j] = -eps * (big + np.log(acc))
+            if it % 8 != 7 and it != max_iter - 1:
+                continue
             # columns now match b; measure the rows
             err = 0.0
             for i in range(m):
                 r = 0.0
                 for j in range(n):
-                    r += a[i] * b[j] * np.exp((f[i] + g[j] - C[i * n + j]) / eps)
+                    r += np.exp((f[i] + g[j] - C[i * n + j]) * inv + la[i] + lb[j])
                 err += abs(r - a[i])
             if err < tol:
                 converged = True

@@ -31,9 +31,9 @@ SOLVERS = ("exact", "sinkhorn")
 GRC_EPSILON = 1e-7
 #: Sinkhorn defaults for weighted graphs: final epsilon (relative to d(x, y), costs are divided by it),
 #: tolerance on the L1 row-marginal error, iterations per epsilon step.
-SINKHORN_EPSILON = 1e-3
-SINKHORN_TOL = 1e-7
-SINKHORN_MAX_ITER = 2000
+SINKHORN_EPSILON = 1e-2
+SINKHORN_TOL = 1e-6
+SINKHORN_MAX_ITER = 1000
 #: Entries of the per-owner ground-cost block (sources x targets) held at once per thread.
 COST_BUDGET = 1 << 21
 

@@ -278,12 +278,12 @@ def test_sinkhorn_is_within_its_stated_bound_of_exact():
     for seed in range(2):
         g = Graph.from_networkx(detour_graph(seed))
         exact = rf.weighted_ollivier_ricci(g, 0.5, mass="grc")
-        sink = rf.weighted_ollivier_ricci(g, 0.5, mass="grc", solver="sinkhorn", max_iter=20000)
+        sink = rf.weighted_ollivier_ricci(g, 0.5, mass="grc", solver="sinkhorn")
         gap = exact.values - sink.values
         # the rounded plan is feasible, so Sinkhorn's cost is never below the optimum
         assert gap.min() >= -1e-12
         assert np.all(gap <= sink.error_bound + 1e-12)
-        assert gap.max() < 1e-3
+        assert gap.max() < 5e-3  # with the default epsilon = 0.01 (relative to d(x, y))
         assert sink.edge_table().shape[0] == g.n_edges
 
 
