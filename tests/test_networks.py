@@ -2,6 +2,8 @@
 independent oracles: networkx Dijkstra + POT's network simplex, plain loops, and (when installed)
 GraphRicciCurvature itself."""
 
+import warnings
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -278,7 +280,9 @@ def test_sinkhorn_is_within_its_stated_bound_of_exact():
     for seed in range(2):
         g = Graph.from_networkx(detour_graph(seed))
         exact = rf.weighted_ollivier_ricci(g, 0.5, mass="grc")
-        sink = rf.weighted_ollivier_ricci(g, 0.5, mass="grc", solver="sinkhorn")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # edges short of tol are flagged; the bound below covers them
+            sink = rf.weighted_ollivier_ricci(g, 0.5, mass="grc", solver="sinkhorn")
         gap = exact.values - sink.values
         # the rounded plan is feasible, so Sinkhorn's cost is never below the optimum
         assert gap.min() >= -1e-12
