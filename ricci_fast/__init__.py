@@ -92,3 +92,26 @@ def __getattr__(name):
         topology = importlib.import_module("ricci_fast.topology")
         return topology if name == "topology" else getattr(topology, name)
     raise AttributeError(f"module 'ricci_fast' has no attribute {name!r}")
+
+# graphs from elsewhere, weighted curvature and the discrete Ricci flow on edge weights (issue 13)
+from ricci_fast.discrete_flow import (  # noqa: E402
+    DiscreteRicciFlow,
+    RicciCommunities,
+    cut_edges_above,
+    discrete_ricci_flow,
+    ricci_communities,
+)
+from ricci_fast.networks import edge_table  # noqa: E402
+from ricci_fast.weighted import WeightedOllivierRicci, weighted_forman, weighted_ollivier_ricci  # noqa: E402
+
+__all__ += [
+    "DiscreteRicciFlow",
+    "RicciCommunities",
+    "WeightedOllivierRicci",
+    "cut_edges_above",
+    "discrete_ricci_flow",
+    "edge_table",
+    "ricci_communities",
+    "weighted_forman",
+    "weighted_ollivier_ricci",
+]

@@ -139,6 +139,11 @@ def edge_curvature(graph: Graph, kind: str = "forman", **options) -> np.ndarray:
     """
     check_choice(kind, "kind", CURVATURES)
     check_graph(graph)
+    if getattr(graph, "weights", None) is not None:
+        # a graph with edge lengths: weighted Forman / weighted Ollivier-Ricci (ricci_fast/weighted.py)
+        from ricci_fast.weighted import weighted_edge_curvature
+
+        return weighted_edge_curvature(graph, kind, **options)
     if kind == "ollivier":
         unknown = set(options) - _OLLIVIER_OPTIONS
         if unknown:

@@ -161,10 +161,14 @@ class Graph:
     knn_indices: np.ndarray | None = field(default=None, repr=False)
     knn_distances: np.ndarray | None = field(default=None, repr=False)
     recall: float | None = None
+    #: positive edge lengths aligned with indices (symmetric), or None for an unweighted graph
+    weights: np.ndarray | None = field(default=None, repr=False)
+    #: the caller's node ids (from_networkx), position i naming node i; None means 0 .. N-1
+    node_ids: tuple | None = field(default=None, repr=False)
 
     #: Fields whose arrays the kernels index with: checked together, stored read-only, re-checked when
     #: assigned.  (Edge weights, aligned with indices, belong here too.)
-    _STRUCTURE = ("indptr", "indices")
+    _STRUCTURE = ("indptr", "indices", "weights")
     #: Cached values derived from the structure, dropped when it changes.
     _DERIVED = ("degrees", "_components", "bfs_order")
 
@@ -173,6 +177,10 @@ class Graph:
             # a constructor that built the arrays itself and guarantees the structure
             for name in self._STRUCTURE:
                 _read_only(getattr(self, name))
+            if self.weights is not None:  # lengths from a table can still be 0 (duplicate points): check them
+                from ricci_fast.networks import check_weights
+
+                object.__setattr__(self, "weights", _read_only(check_weights(self.weights, self.indptr, self.indices)))
         else:
             for name, array in self._validate_fields({f: getattr(self, f) for f in self._STRUCTURE}).items():
                 object.__setattr__(self, name, array)
@@ -192,7 +200,12 @@ class Graph:
     def _validate_fields(self, fields: dict) -> dict:
         """Checked, read-only arrays for the structural fields (raises ValueError/TypeError)."""
         indptr, indices = _checked_structure(fields["indptr"], fields["indices"])
-        return {**fields, "indptr": indptr, "indices": indices}
+        checked = {**fields, "indptr": indptr, "indices": indices}
+        if fields.get("weights") is not None:
+            from ricci_fast.networks import check_weights
+
+            checked["weights"] = _read_only(check_weights(fields["weights"], indptr, indices).copy())
+        return checked
 
     def _mark_checked(self):
         object.__setattr__(self, "_checked", tuple(id(getattr(self, f)) for f in self._STRUCTURE))
@@ -266,8 +279,13 @@ class Graph:
         bit-parallel BFS batch close together."""
         return _read_only(reverse_cuthill_mckee(self.to_scipy(), symmetric_mode=True).astype(np.int64))
 
-    def to_scipy(self) -> sp.csr_matrix:
-        """The symmetric 0/1 adjacency matrix as scipy.sparse CSR (int8 data)."""
+    def to_scipy(self, weighted: bool = False) -> sp.csr_matrix:
+        """The symmetric 0/1 adjacency matrix as scipy.sparse CSR (int8 data); weighted=True gives the
+        edge lengths as float64 data instead (1.0 on an unweighted graph)."""
+        if weighted:
+            from ricci_fast.networks import weighted_matrix
+
+            return weighted_matrix(self)
         data = np.ones(self.indices.shape[0], dtype=np.int8)
         # copies: the graph's arrays are read-only, and edits to the matrix must not reach the graph
         return sp.csr_matrix((data, self.indices.copy(), self.indptr.copy()), shape=(self.n_nodes, self.n_nodes))
@@ -279,10 +297,11 @@ class Graph:
         return np.stack([rows[upper], self.indices[upper].astype(np.int64)], axis=1)
 
     @classmethod
-    def from_scipy(cls, matrix) -> "Graph":
+    def from_scipy(cls, matrix, weighted: bool = False) -> "Graph":
         """A Graph from any square scipy.sparse or dense adjacency matrix (nonzero = edge).
 
-        The matrix must be symmetric and have an empty diagonal; weights are ignored.
+        The matrix must be symmetric and have an empty diagonal; weighted=True keeps its entries as edge
+        lengths (Graph.weights: finite, > 0, symmetric), else they are ignored.
         """
         if isinstance(matrix, (str, bytes)) or matrix is None:
             raise TypeError(f"matrix: expected a scipy.sparse matrix or a 2-D array, got {type(matrix).__name__}.")
@@ -305,6 +324,10 @@ class Graph:
             matrix = dense
         if kind not in "biuf":
             raise TypeError(f"matrix: expected a real or boolean adjacency matrix, got dtype {matrix.dtype}.")
+        if weighted:
+            from ricci_fast.networks import graph_from_scipy
+
+            return graph_from_scipy(cls, matrix)
         if matrix.shape[0] != matrix.shape[1]:
             raise ValueError(f"matrix: an adjacency matrix must be square, got shape {matrix.shape}.")
         if matrix.shape[0] == 0:
@@ -323,8 +346,13 @@ class Graph:
         return cls(pattern.indptr, pattern.indices)
 
     @classmethod
-    def from_edges(cls, edges, n_nodes: int) -> "Graph":
-        """A Graph from an (E, 2) array of undirected edges (duplicates and both orders allowed)."""
+    def from_edges(cls, edges, n_nodes: int, weights=None) -> "Graph":
+        """A Graph from an (E, 2) array of undirected edges (duplicates and both orders allowed);
+        weights: optional (E,) positive edge lengths (a duplicate must repeat the same length)."""
+        if weights is not None:
+            from ricci_fast.networks import graph_from_edges
+
+            return graph_from_edges(cls, edges, n_nodes, weights)
         n_nodes = check_integer(n_nodes, "n_nodes", minimum=1, maximum=_INDEX_LIMIT)
         try:
             array = np.asarray(edges)
@@ -351,8 +379,57 @@ class Graph:
         built = f", k={self.k}, metric={self.metric!r}, symmetrize={self.symmetrize!r}" if self.k else ""
         return (
             f"Graph(n_nodes={self.n_nodes}, n_edges={self.n_edges}, mean_degree="
-            f"{self.indices.shape[0] / max(self.n_nodes, 1):.2f}{built})"
+            f"{self.indices.shape[0] / max(self.n_nodes, 1):.2f}{built}"
+            f"{', weighted' if self.weights is not None else ''})"
         )
+
+    # --- bridges to networkx, PyTorch Geometric and edge tables (ricci_fast/networks.py) ---
+
+    @classmethod
+    def from_networkx(cls, G, weight: str | None = "weight") -> "Graph":
+        """A Graph from an undirected networkx graph.  Nodes keep their ids (any hashable: Graph.node_ids,
+        in G.nodes() order); the edge attribute `weight` becomes Graph.weights when edges carry it
+        (weight=None ignores weights).  See docs/definitions.md section "Weighted graphs"."""
+        from ricci_fast.networks import graph_from_networkx
+
+        return graph_from_networkx(cls, G, weight)
+
+    def to_networkx(self, edge_values=None, node_values=None, name: str = "curvature", weight: str = "weight"):
+        """This graph as networkx.Graph with the original node ids; edge_values (per CSR entry, per
+        undirected edge, or a curvature result) become the edge attribute `name`, node_values (per node,
+        or True for the mean of the incident edge values) the node attribute `name`; weights go to the
+        edge attribute `weight`."""
+        from ricci_fast.networks import graph_to_networkx
+
+        return graph_to_networkx(self, edge_values, node_values, name, weight)
+
+    @classmethod
+    def from_edge_index(cls, edge_index, num_nodes: int | None = None, edge_weight=None) -> "Graph":
+        """A Graph from a PyTorch Geometric style (2, E) edge_index (numpy or torch; one or both
+        directions of each edge) and optional (E,) edge_weight used as edge lengths."""
+        from ricci_fast.networks import graph_from_edge_index
+
+        return graph_from_edge_index(cls, edge_index, num_nodes, edge_weight)
+
+    def to_edge_index(self, as_torch: bool = False):
+        """(2, 2 E) int64 edge_index, both directions, column p being CSR entry p (so graph.weights and
+        edge_curvature values line up with its columns); a torch tensor when as_torch=True."""
+        from ricci_fast.networks import graph_to_edge_index
+
+        return graph_to_edge_index(self, as_torch)
+
+    def edge_table(self, values=None, name: str = "value"):
+        """pandas DataFrame with one row per undirected edge: u, v (original node ids), weight (if
+        weighted) and `name` from values (per CSR entry, per undirected edge, or a curvature result)."""
+        from ricci_fast.networks import edge_table
+
+        return edge_table(self, values, name=name)
+
+    def unweighted(self) -> "Graph":
+        """The same graph (node ids kept) without edge weights."""
+        from ricci_fast.networks import with_weights
+
+        return with_weights(self, None)
 
 
 def knn_graph(
@@ -365,6 +442,7 @@ def knn_graph(
     check_recall: int | bool | None = None,
     random_state: int | None = 0,
     backend: str = "auto",
+    weighted: bool = False,
 ) -> Graph:
     """Symmetrised, unweighted k-nearest-neighbour graph of the rows of X (SPEC section 1).
 
@@ -385,6 +463,9 @@ def knn_graph(
     backend: "auto" searches on the GPU when X is a torch tensor there (exact search, same tie rule;
     only the (N, k) neighbour table comes back to the host), else on the CPU; "torch" forces the torch
     path on the tensor's device, "numpy" forces the CPU kernels.
+
+    weighted: True gives the edges lengths (Graph.weights): the distance between the two points in
+    `metric` (for weighted Ollivier-Ricci, weighted Forman and the discrete Ricci flow).
     """
     check_choice(backend, "backend", ("auto", "numpy", "torch"))
     check_choice(metric, "metric", METRICS)
@@ -400,7 +481,8 @@ def knn_graph(
         tensor = as_activation_tensor(X, name="X")
         k = check_k(k, tensor.shape[0])
         knn_idx, knn_sq, exponent = torch_knn(tensor, k, metric)
-        return _finish_graph(knn_idx, knn_sq, exponent, k, metric, symmetrize, f"exact ({tensor.device.type})", None)
+        return _finish_graph(knn_idx, knn_sq, exponent, k, metric, symmetrize, f"exact ({tensor.device.type})", None,
+                             weighted)
     X = as_activation_array(X, name="X")
     n_points = X.shape[0]
     k = check_k(k, n_points)
@@ -438,7 +520,7 @@ def knn_graph(
         if check_recall:
             sample = 1000 if check_recall is True else int(check_recall)
             recall = _recall(Xd, knn_idx, k, sample, random_state)
-    return _finish_graph(knn_idx, knn_sq, exponent, k, metric, symmetrize, method, recall)
+    return _finish_graph(knn_idx, knn_sq, exponent, k, metric, symmetrize, method, recall, weighted)
 
 
 def _check_table(knn_idx: np.ndarray, knn_sq: np.ndarray, k: int) -> None:
@@ -461,7 +543,7 @@ def _check_table(knn_idx: np.ndarray, knn_sq: np.ndarray, k: int) -> None:
         )
 
 
-def _finish_graph(knn_idx, knn_sq, exponent, k, metric, symmetrize, method, recall) -> Graph:
+def _finish_graph(knn_idx, knn_sq, exponent, k, metric, symmetrize, method, recall, weighted=False) -> Graph:
     """The Graph of a checked (N, k) table; knn_sq are squared distances of the points scaled by
     2^-exponent (see _prepare_points), reported in the caller's units."""
     _check_table(knn_idx, knn_sq, k)
@@ -473,10 +555,16 @@ def _finish_graph(knn_idx, knn_sq, exponent, k, metric, symmetrize, method, reca
             distances = np.ldexp(knn_sq, 2 * exponent)
     else:
         distances = np.ldexp(np.sqrt(knn_sq), exponent)
-    # symmetrize_knn guarantees the structure (sorted rows, no self-loops, symmetric) from a checked table
+    lengths = None
+    if weighted:
+        from ricci_fast.networks import knn_edge_lengths
+
+        lengths = knn_edge_lengths(indptr, indices, knn_idx, distances)
+    # symmetrize_knn guarantees the structure (sorted rows, no self-loops, symmetric) from a checked table;
+    # lengths come from the same table, so they are symmetric too (checked when weighted)
     return Graph._trusted(
         indptr, indices, k=k, metric=metric, symmetrize=symmetrize, method=method,
-        knn_indices=knn_idx, knn_distances=distances, recall=recall,
+        knn_indices=knn_idx, knn_distances=distances, recall=recall, weights=lengths,
     )
 
 

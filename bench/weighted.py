@@ -1,0 +1,137 @@
+"""Weighted Ollivier-Ricci curvature and the discrete Ricci flow: ricci_fast beside GraphRicciCurvature
+(GRC), in one process, with GRC's settings (alpha=0.5, exp(-w^2) neighbour masses, method "OTD").
+
+    pip install --no-deps graphriccicurvature networkit python-louvain
+    python bench/weighted.py                       # N = 2,000 with GRC, N = 20,000 ours only
+    python bench/weighted.py --grc-sizes 2000,5000 # GRC at larger sizes too (its APSP is N^2 doubles)
+    python bench/weighted.py --quick               # N = 500 with GRC
+    python bench/weighted.py --sinkhorn            # adds solver='sinkhorn'
+
+Graphs: Barabasi-Albert (m=3) with lengths U(0.5, 2), a planted partition (blocks of 100, mean degree
+about 10, unit lengths), and the weighted k-NN graph (k=10, Euclidean lengths) of a random ReLU layer.
+Times are medians of --repeat runs after a warm-up; memory is the peak RSS above the start (GRC's worker
+processes included); GRC runs with as many processes as ricci_fast has threads.  Every edge must agree
+with GRC to 1e-9 (curvature) and, after the flow, to 1e-8 (lengths).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+
+import networkx as nx
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import ricci_fast as rf  # noqa: E402
+from compare import measure, network_layers  # noqa: E402
+from ricci_fast._parallel import get_num_threads  # noqa: E402
+
+
+def make_graph(kind: str, n: int, seed: int = 0) -> rf.Graph:
+    rng = np.random.default_rng(seed)
+    if kind == "barabasi_albert":
+        G = nx.barabasi_albert_graph(n, 3, seed=seed)
+        for a, b in G.edges():
+            G[a][b]["weight"] = float(rng.uniform(0.5, 2.0))
+        return rf.Graph.from_networkx(G)
+    if kind == "planted_partition":
+        blocks = max(2, n // 100)
+        G = nx.planted_partition_graph(blocks, n // blocks, 9.0 / (n // blocks), 1.0 / n, seed=seed)
+        return rf.Graph.from_networkx(G, weight=None)
+    X = network_layers(n, [50, 30], seed=seed)[1]
+    return rf.knn_graph(X, 10, weighted=True)
+
+
+def grc_networkx(graph: rf.Graph) -> nx.Graph:
+    return graph.to_networkx()
+
+
+def grc_curvature(G, procs):
+    from GraphRicciCurvature.OllivierRicci import OllivierRicci
+
+    orc = OllivierRicci(G, alpha=0.5, method="OTD", proc=procs, verbose="ERROR")
+    orc.compute_ricci_curvature()
+    return orc.G
+
+
+def grc_flow(G, procs, iterations):
+    from GraphRicciCurvature.OllivierRicci import OllivierRicci
+
+    orc = OllivierRicci(G, alpha=0.5, method="OTD", proc=procs, verbose="ERROR")
+    orc.compute_ricci_flow(iterations=iterations)
+    return orc.G
+
+
+def worst(graph, values, G, attribute):
+    table = rf.edge_table(graph, values)
+    return max(abs(x - G[u][v][attribute]) for u, v, x in zip(table.u, table.v, table.value))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="2000,20000")
+    parser.add_argument("--grc-sizes", default="2000")
+    parser.add_argument("--kinds", default="knn,planted_partition,barabasi_albert")
+    parser.add_argument("--sinkhorn", action="store_true", help="also time solver='sinkhorn' (slow on hubs)")
+    parser.add_argument("--flow-iterations", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.grc_sizes = "500", "500"
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    grc_sizes = {int(s) for s in args.grc_sizes.split(",") if s}
+    try:
+        import GraphRicciCurvature  # noqa: F401
+    except ImportError:
+        warnings.warn("GraphRicciCurvature is not installed: ricci_fast times only.", stacklevel=1)
+        grc_sizes = set()
+    threads = get_num_threads()
+    # warm-up: compile or load the kernels before timing
+    rf.discrete_ricci_flow(make_graph("knn", 200), iterations=1)
+    print(f"threads / GRC processes: {threads}; flow: {args.flow_iterations} iterations; times: median of "
+          f"{args.repeat}")
+    print("| graph | edges | what | ricci_fast | GRC | speed-up | peak memory ours / GRC | max diff |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n in sizes:
+        for kind in args.kinds.split(","):
+            graph = make_graph(kind, n)
+            label = f"{kind} N={n}"
+            ours = measure(lambda: rf.weighted_ollivier_ricci(graph, 0.5, mass="grc"), args.repeat)
+            if args.sinkhorn:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    sink = measure(lambda: rf.weighted_ollivier_ricci(graph, 0.5, mass="grc", solver="sinkhorn"),
+                                   args.repeat)
+                gap = float(np.abs(sink[2].values - ours[2].values).max())
+            flow = measure(lambda: rf.discrete_ricci_flow(graph, iterations=args.flow_iterations), args.repeat)
+            cells = {"orc": ("-", "-", "-", "-"), "flow": ("-", "-", "-", "-")}
+            if n in grc_sizes:
+                G = grc_networkx(graph)
+                theirs = measure(lambda: grc_curvature(G, threads), args.repeat, children=True)
+                diff = worst(graph, ours[2].values, theirs[2], "ricciCurvature")
+                assert diff < 1e-9, f"GRC disagrees by {diff}"
+                cells["orc"] = (f"{theirs[0]:.2f} s", f"{theirs[0] / ours[0]:.0f}x",
+                                f"{theirs[1]:.0f} MiB", f"{diff:.1e}")
+                theirs = measure(lambda: grc_flow(G, threads, args.flow_iterations), args.repeat, children=True)
+                diff = worst(flow[2].graph, flow[2].graph.weights, theirs[2], "weight")
+                assert diff < 1e-8, f"GRC's flow disagrees by {diff}"
+                cells["flow"] = (f"{theirs[0]:.2f} s", f"{theirs[0] / flow[0]:.0f}x",
+                                 f"{theirs[1]:.0f} MiB", f"{diff:.1e}")
+            c = cells["orc"]
+            print(f"| {label} | {graph.n_edges} | ORC exact | {ours[0]:.3f} s | {c[0]} | {c[1]} | "
+                  f"{ours[1]:.0f} MiB / {c[2]} | {c[3]} |")
+            if args.sinkhorn:
+                print(f"| {label} | {graph.n_edges} | ORC Sinkhorn | {sink[0]:.3f} s | | | {sink[1]:.0f} MiB | "
+                      f"{gap:.1e} vs exact |")
+            c = cells["flow"]
+            print(f"| {label} | {graph.n_edges} | flow x{args.flow_iterations} | {flow[0]:.3f} s | {c[0]} | {c[1]} | "
+                  f"{flow[1]:.0f} MiB / {c[2]} | {c[3]} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""Curvature of graphs with edge lengths (Graph.weights; docs/definitions.md "Weighted graphs").
+
+Weighted Ollivier-Ricci: kappa(x, y) = 1 - W1(mu_x, mu_y) / d(x, y), d the weighted shortest-path
+length, mu_x = alpha on x and (1 - alpha) spread over the neighbours (uniformly, or as
+GraphRicciCurvature does with weights base^(-w^exp_power): mass="grc").  Exact transport (float
+successive shortest paths) or log-domain Sinkhorn with a feasible rounded plan.  Weighted Forman in
+GraphRicciCurvature's "1d" and "augmented" forms.  An unweighted graph is treated as all lengths 1.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ricci_fast._parallel import parallel_for
+from ricci_fast._validation import check_choice, check_graph
+from ricci_fast.graph import Graph
+from ricci_fast.kernels import weighted_forman as _wforman
+from ricci_fast.kernels import weighted_transport as _wt
+from ricci_fast.networks import check_weights, twin_entries
+
+MASSES = ("uniform", "grc")
+SOLVERS = ("exact", "sinkhorn")
+#: GraphRicciCurvature's guard: neighbour weights summing below this are spread uniformly, and an
+#: edge whose end points are closer than this gets curvature 0 (with mass="grc").
+GRC_EPSILON = 1e-7
+#: Sinkhorn defaults for weighted graphs: final epsilon (relative to d(x, y), costs are divided by it),
+#: tolerance on the L1 row-marginal error, iterations per epsilon step.
+SINKHORN_EPSILON = 1e-2
+SINKHORN_TOL = 1e-6
+SINKHORN_MAX_ITER = 1000
+#: Entries of the per-owner ground-cost block (sources x targets) held at once per thread.
+COST_BUDGET = 1 << 21
+
+
+@dataclass(eq=False)
+class WeightedOllivierRicci:
+    """Weighted Ollivier-Ricci curvature of every edge (aligned with graph.indices) and how it was
+    solved.  distance: d(x, y), the shortest-path length between the end points (<= the edge length).
+    For solver="sinkhorn", error_bound[p] bounds kappa_exact - kappa (it is >= 0 because the rounded plan
+    is feasible): (epsilon log(m n) + 2 marginal error x largest cost) in units of d(x, y)."""
+
+    graph: Graph = field(repr=False)
+    values: np.ndarray = field(repr=False)
+    distance: np.ndarray = field(repr=False)
+    alpha: float
+    mass: str
+    solver: str
+    n_not_converged: int = 0
+    max_marginal_error: float = 0.0
+    epsilon: float | None = None
+    converged: np.ndarray | None = field(default=None, repr=False)
+    error_bound: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def node_curvature(self) -> np.ndarray:
+        """Mean curvature of the edges at each node (GraphRicciCurvature's node "ricciCurvature")."""
+        from ricci_fast.kernels import csr as _csr
+
+        return _csr.row_means(self.graph.indptr, self.values)
+
+    def edge_table(self) -> pd.DataFrame:
+        """One row per undirected edge: u, v (original node ids), weight, distance, curvature."""
+        from ricci_fast.networks import edge_table
+
+        frame = edge_table(self.graph, self.distance, name="distance")
+        frame["curvature"] = edge_table(self.graph, self.values)["value"].to_numpy()
+        return frame
+
+    to_pandas = edge_table
+
+
+def _lengths(graph: Graph) -> np.ndarray:
+    if graph.weights is None:
+        return np.ones(graph.indices.shape[0])
+    return check_weights(graph.weights, graph.indptr, graph.indices, name="graph.weights")
+
+
+def _alpha(alpha) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"alpha must be a number in [0, 1], got {alpha!r}.")
+    if not 0 <= float(alpha) <= 1:
+        raise ValueError(f"alpha={alpha} is out of range: the idleness must satisfy 0 <= alpha <= 1.")
+    return float(alpha)
+
+
+def neighbour_masses(graph: Graph, alpha: float, mass: str = "uniform", base: float = math.e,
+                     exp_power: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """(mass on each CSR entry's neighbour, mass kept at each node): mu_x as docs/definitions.md defines."""
+    check_choice(mass, "mass", MASSES)
+    lengths = _lengths(graph)
+    degrees = graph.degrees
+    rows = np.repeat(np.arange(graph.n_nodes), degrees)
+    uniform = (1.0 - alpha) / np.maximum(degrees, 1)
+    if mass == "uniform":
+        nbr = uniform[rows]
+    else:
+        if not (isinstance(base, numbers.Real) and base > 0):
+            raise ValueError(f"base must be a positive number, got {base!r}.")
+        if not isinstance(exp_power, numbers.Real):
+            raise TypeError(f"exp_power must be a number, got {exp_power!r}.")
+        raw = np.power(float(base), -np.power(lengths, float(exp_power)))
+        sums = np.add.reduceat(raw, graph.indptr[:-1]) if raw.size else np.zeros(graph.n_nodes)
+        sums = np.where(degrees > 0, sums, 0.0)
+        small = sums[rows] <= GRC_EPSILON
+        with np.errstate(divide="ignore", invalid="ignore"):
+            nbr = np.where(small, uniform[rows], (1.0 - alpha) * raw / sums[rows])
+    self_mass = np.where(degrees > 0, alpha, 1.0)
+    return np.ascontiguousarray(nbr, np.float64), np.ascontiguousarray(self_mass, np.float64)
+
+
+def weighted_ollivier_ricci(
+    graph: Graph,
+    alpha: float = 0.0,
+    *,
+    mass: str = "uniform",
+    base: float = math.e,
+    exp_power: float = 2.0,
+    solver: str = "exact",
+    epsilon: float = SINKHORN_EPSILON,
+    tol: float = SINKHORN_TOL,
+    max_iter: int = SINKHORN_MAX_ITER,
+    progress: bool = False,
+) -> WeightedOllivierRicci:
+    """Ollivier-Ricci curvature of every edge of a graph with edge lengths (unweighted: all lengths 1).
+
+    alpha: mass kept at the node.  mass: "uniform" ((1 - alpha) / deg on each neighbour) or "grc"
+    (GraphRicciCurvature's default: neighbour v of x gets (1 - alpha) base^(-w_xv^exp_power), normalised;
+    with alpha=0.5 this reproduces GRC's OllivierRicci(G) to rounding, and its rule that an edge with
+    d(x, y) < 1e-7 has curvature 0).  solver: "exact" or "sinkhorn" (costs divided by d(x, y); epsilon
+    scaling down to `epsilon`; the result stores a per-edge bound on kappa_exact - kappa).
+    Memory: O(edges) plus O(N) scratch and one cost block of at most COST_BUDGET entries per thread.
+    """
+    check_graph(graph)
+    check_choice(solver, "solver", SOLVERS)
+    alpha = _alpha(alpha)
+    if solver == "sinkhorn":
+        if not epsilon > 0:
+            raise ValueError(f"epsilon must be > 0, got {epsilon}.")
+        if not tol > 0:
+            raise ValueError(f"tol must be > 0, got {tol}.")
+        if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+            raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}.")
+    lengths = _lengths(graph)
+    nbr_mass, self_mass = neighbour_masses(graph, alpha, mass, base, exp_power)
+    twin = twin_entries(graph)
+    n_entries = graph.indices.shape[0]
+    kappa = np.empty(n_entries)
+    distance = np.empty(n_entries)
+    errors = np.zeros(n_entries)
+    ok = np.ones(n_entries, np.int8)
+    code = _wt.EXACT if solver == "exact" else _wt.SINKHORN
+    zero_below = GRC_EPSILON if mass == "grc" else 0.0
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=graph.n_nodes, desc="weighted Ollivier-Ricci", unit="node")
+
+    def work(start, stop, _state):
+        _wt.weighted_ollivier_range(graph.indptr, graph.indices, lengths, nbr_mass, self_mass, twin, start, stop,
+                                    code, float(epsilon), float(tol), int(max_iter), zero_below, COST_BUDGET,
+                                    kappa, distance, errors, ok)
+        if bar is not None:
+            bar.update(stop - start)
+
+    try:
+        parallel_for(graph.n_nodes, work)
+    finally:
+        if bar is not None:
+            bar.close()
+    bound = None
+    if solver == "sinkhorn":
+        support = graph.degrees.astype(np.float64) + 1.0
+        rows = np.repeat(np.arange(graph.n_nodes), graph.degrees)
+        mn = support[rows] * support[graph.indices]
+        # largest cost in units of d(x, y): at most (w_xu + d + w_yv) / d over the supports
+        longest = np.zeros(graph.n_nodes)
+        if n_entries:
+            np.maximum.at(longest, rows, lengths)
+        cmax = (longest[rows] + distance + longest[graph.indices]) / distance
+        bound = float(epsilon) * np.log(mn) + 2.0 * errors * cmax
+    n_bad = int(np.count_nonzero(ok == 0)) // 2
+    result = WeightedOllivierRicci(
+        graph=graph, values=kappa, distance=distance, alpha=alpha, mass=mass, solver=solver,
+        n_not_converged=n_bad, max_marginal_error=float(errors.max()) if errors.size else 0.0,
+        epsilon=None if solver == "exact" else float(epsilon), converged=ok.astype(bool), error_bound=bound,
+    )
+    if n_bad:
+        warnings.warn(
+            f"Sinkhorn did not reach tol={tol} on {n_bad} of {graph.n_edges} edges within max_iter={max_iter} "
+            f"(largest marginal error {result.max_marginal_error:.2e}; error_bound holds it); raise max_iter or "
+            f"use solver='exact'.",
+            stacklevel=2,
+        )
+    return result
+
+
+FORMAN_METHODS = ("1d", "augmented")
+
+
+def weighted_forman(graph: Graph, method: str = "augmented", node_weights=None) -> np.ndarray:
+    """Weighted Forman-Ricci curvature of every CSR entry as GraphRicciCurvature's FormanRicci defines it
+    (method "1d" or "augmented", its default; node weights default to 1, face weights are 1).  On an
+    unweighted graph "1d" is 4 - deg x - deg y and "augmented" adds 3 x triangles."""
+    check_graph(graph)
+    check_choice(method, "method", FORMAN_METHODS)
+    lengths = _lengths(graph)
+    if node_weights is None:
+        node_weights = np.ones(graph.n_nodes)
+    node_weights = np.ascontiguousarray(node_weights, dtype=np.float64).reshape(-1)
+    if node_weights.shape[0] != graph.n_nodes:
+        raise ValueError(f"node_weights: expected one weight per node ({graph.n_nodes}), got {node_weights.shape[0]}.")
+    if not np.all(np.isfinite(node_weights)) or (node_weights.size and node_weights.min() <= 0):
+        raise ValueError("node_weights: node weights must be finite and > 0.")
+    twin = twin_entries(graph)
+    out = np.empty(graph.indices.shape[0])
+    kind = _wforman.ONE_D if method == "1d" else _wforman.AUGMENTED
+
+    def work(start, stop, _state):
+        _wforman.weighted_forman_range(graph.indptr, graph.indices, lengths, node_weights, twin, kind, start, stop, out)
+
+    parallel_for(graph.n_nodes, work)
+    return out
+
+
+#: edge_curvature kinds defined on weighted graphs, and the options each takes
+WEIGHTED_KINDS = {
+    "forman": set(),
+    "augmented_forman": set(),
+    "ollivier": {"alpha", "mass", "base", "exp_power", "solver", "epsilon", "tol", "max_iter", "progress"},
+}
+
+
+def weighted_edge_curvature(graph: Graph, kind: str = "forman", **options) -> np.ndarray:
+    """edge_curvature for a Graph that carries weights: "forman" is GRC's weighted 1d Forman,
+    "augmented_forman" its augmented form, "ollivier" weighted Ollivier-Ricci (options of
+    `weighted_ollivier_ricci`).  The other kinds have no weighted definition: they raise and name the fix."""
+    if kind not in WEIGHTED_KINDS:
+        raise ValueError(
+            f"kind={kind!r} is defined for unweighted graphs, but this graph carries edge weights; use "
+            f"graph.unweighted() to ignore them, or one of {sorted(WEIGHTED_KINDS)}."
+        )
+    unknown = set(options) - WEIGHTED_KINDS[kind]
+    if unknown:
+        raise TypeError(f"edge_curvature(kind={kind!r}) on a weighted graph got unknown options {sorted(unknown)}; "
+                        f"it takes {sorted(WEIGHTED_KINDS[kind])}.")
+    if kind == "ollivier":
+        return weighted_ollivier_ricci(graph, **options).values
+    return weighted_forman(graph, "1d" if kind == "forman" else "augmented")
