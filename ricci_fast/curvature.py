@@ -27,7 +27,8 @@ _COMBINATORIAL = {
 #: Curvature kinds `edge_curvature` accepts.
 CURVATURES = ("forman", "augmented_forman", "approx_ollivier", "ollivier", "balanced_forman", "lower_ricci",
               "jost_liu_lower", "jost_liu_upper")
-_OLLIVIER_OPTIONS = {"alpha", "solver", "epsilon", "tol", "max_iter", "device", "batch_size"}
+_OLLIVIER_OPTIONS = {"alpha", "solver", "epsilon", "tol", "max_iter", "device", "batch_size", "mass", "base",
+                     "exp_power"}
 #: A layer with more duplicate rows than this share of its points gets a warning (see `duplicate_rows`).
 DUPLICATE_WARNING_SHARE = 0.05
 
@@ -74,6 +75,11 @@ def check_curvature_options(kind: str, options: dict) -> dict:
     for name in ("max_iter", "batch_size"):
         if options.get(name) is not None:
             _positive_int(options[name], name)
+    if "mass" in options:
+        check_choice(options["mass"], "mass", ("uniform", "grc"))
+    for name in ("base", "exp_power"):
+        if options.get(name) is not None:
+            _real(options[name], name, low=0.0, low_open=True)
     if "solver" in options:
         from ricci_fast import ollivier
 

@@ -11,6 +11,7 @@ bit-identical for every thread count.
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from dataclasses import dataclass, field
@@ -298,6 +299,9 @@ def ollivier_ricci(
     max_iter: int = SINKHORN_MAX_ITER,
     device=None,
     batch_size: int = 4096,
+    mass: str = "uniform",
+    base: float = math.e,
+    exp_power: float = 2.0,
 ) -> OllivierRicci:
     """Ollivier-Ricci curvature of every edge of `graph`, with diagnostics (docs/definitions.md section 2).
 
@@ -314,8 +318,23 @@ def ollivier_ricci(
     and, per edge, O(#sinks * #sources / 64) words for its transport problem after shared mass cancels
     (linear in the hub's degree for an edge from a hub to an ordinary node).  When memory runs out the
     error is a MemoryError naming the edge; no value is ever returned uncomputed.
+
+    A graph that carries edge lengths (Graph.weights) gets weighted Ollivier-Ricci curvature instead
+    (ricci_fast.weighted.weighted_ollivier_ricci, docs/definitions.md section 8: weighted shortest-path
+    ground cost, solver "exact" or "sinkhorn"); mass="grc" with base and exp_power gives neighbours the
+    masses base^(-length^exp_power) of GraphRicciCurvature (GRC's defaults: alpha=0.5, mass="grc").  On
+    an unweighted graph every length is 1, so mass="grc" equals the uniform masses.
     """
     check_graph(graph)
+    check_choice(mass, "mass", ("uniform", "grc"))
+    if graph.weights is not None:
+        from ricci_fast.weighted import weighted_ollivier_ricci
+
+        if solver == "sinkhorn_torch":
+            raise ValueError("solver='sinkhorn_torch' is for unweighted graphs; on a weighted graph use "
+                             "solver='exact' (default) or 'sinkhorn'.")
+        return weighted_ollivier_ricci(graph, alpha, mass=mass, base=base, exp_power=exp_power, solver=solver,
+                                       epsilon=epsilon, tol=tol, max_iter=max_iter)
     check_choice(solver, "solver", SOLVERS)
     alpha_value = _check_alpha(alpha)
     epsilon = _check_positive_real(epsilon, "epsilon")

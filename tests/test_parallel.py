@@ -316,7 +316,7 @@ def test_fork_after_forman_flow():
 
 
 def test_fork_after_forman_and_ollivier_flows():
-    """Needs kernels/transport.py without prange too (engineer h3's conversion)."""
+    """After Forman and Ollivier-Ricci flows (no kernel uses OpenMP), fork workers still run."""
     pytest.importorskip("torch")
     done = _run_script(_FLOW.format(curvatures=("forman", "ollivier")) + _FORK_CHECKS)
     assert done.returncode == 0 and "FORK OK" in done.stdout, done.stderr[-3000:]
