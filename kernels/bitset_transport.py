@@ -22,7 +22,7 @@ reported with the edge that needed it.
 import numpy as np
 from numba import njit
 
-from ricci_fast.kernels._bits import lowest_bit_index, popcount
+from ricci_fast.kernels._bits import find_sorted, lowest_bit_index, popcount
 from ricci_fast.kernels.transport_problem import edge_problem, sink_cost_masks
 
 _ONE = np.uint64(1)
@@ -1044,14 +1044,7 @@ def ollivier_exact_range(indptr, indices, alpha, owners, start, stop, max_words,
                             return -1 - t
                         value = 1.0 - total / scale
                     out[p] = value
-                    lo = indptr[y]
-                    hi = indptr[y + 1]
-                    while lo < hi:
-                        mid = (lo + hi) // 2
-                        if indices[mid] < x:
-                            lo = mid + 1
-                        else:
-                            hi = mid
+                    lo = find_sorted(indices, indptr[y], indptr[y + 1], x)
                     out[lo] = value
                     continue
                 n_snk, any_src, scale = _masses_by_position(indptr, indices, x, y, alpha, wx, src_mask, supply,
@@ -1085,14 +1078,7 @@ def ollivier_exact_range(indptr, indices, alpha, owners, start, stop, max_words,
                         return -1 - t
                     value = 1.0 - total / scale
                 out[p] = value
-                lo = indptr[y]
-                hi = indptr[y + 1]
-                while lo < hi:
-                    mid = (lo + hi) // 2
-                    if indices[mid] < x:
-                        lo = mid + 1
-                    else:
-                        hi = mid
+                lo = find_sorted(indices, indptr[y], indptr[y + 1], x)
                 out[lo] = value
             _owner_masks(indptr, indices, x, closed, wx, False)
         else:
@@ -1140,13 +1126,6 @@ def ollivier_exact_range(indptr, indices, alpha, owners, start, stop, max_words,
                         return -1 - t
                     value = 1.0 - total / scale
                 out[p] = value
-                lo = indptr[y]
-                hi = indptr[y + 1]
-                while lo < hi:
-                    mid = (lo + hi) // 2
-                    if indices[mid] < x:
-                        lo = mid + 1
-                    else:
-                        hi = mid
+                lo = find_sorted(indices, indptr[y], indptr[y + 1], x)
                 out[lo] = value
     return stop

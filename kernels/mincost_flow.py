@@ -14,6 +14,7 @@ implementation the tests compare it with.
 import numpy as np
 from numba import njit
 
+from ricci_fast.kernels._bits import find_sorted
 from ricci_fast.kernels.transport_problem import dense_costs, edge_problem, max_degree
 
 _BIG = np.int64(1 << 40)
@@ -334,13 +335,6 @@ def ollivier_general(indptr, indices, alpha):
                                            np.empty((2, n_src + n_snk + 1), np.int64), np.empty((2, n_src + n_snk)))
                 value = 1.0 - total / scale
             out[p] = value
-            lo = indptr[y]
-            hi = indptr[y + 1]
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if indices[mid] < x:
-                    lo = mid + 1
-                else:
-                    hi = mid
+            lo = find_sorted(indices, indptr[y], indptr[y + 1], x)
             out[lo] = value
     return out

@@ -13,6 +13,8 @@ cases are exact in float64; any other real alpha is rounded once per mass (relat
 import numpy as np
 from numba import njit
 
+from ricci_fast.kernels._bits import find_sorted
+
 _ONE = np.uint64(1)
 
 
@@ -193,14 +195,7 @@ def upper_entries(indptr, indices):
                 edge_x[e] = x
                 edge_y[e] = y
                 pos[e] = p
-                lo = indptr[y]
-                hi = indptr[y + 1]
-                while lo < hi:
-                    mid = (lo + hi) // 2
-                    if indices[mid] < x:
-                        lo = mid + 1
-                    else:
-                        hi = mid
+                lo = find_sorted(indices, indptr[y], indptr[y + 1], x)
                 mirror[e] = lo
                 e += 1
     return edge_x, edge_y, pos, mirror
