@@ -131,31 +131,16 @@ def train(model, X, y, protocol, seed):
 
 
 def protocol_layers(model, X, protocol):
-    """The protocol's layers.  capture_activations(include_output=True) takes the output layer where
-    it has that option (engineer h5's change); until then the sigmoid output is computed here."""
-    import torch
-
+    """The protocol's layers.  build() ends the model with an nn.Sigmoid, an activation module that
+    capture_activations already takes as the last layer, so it is named "output" here (include_output=
+    True would capture it twice, and warn)."""
     from ricci_fast.torch import capture_activations
 
-    try:
-        acts = capture_activations(model, X, include_input=True, include_output=protocol.include_output)
-    except TypeError:
-        acts = capture_activations(model, X, include_input=True)
-    acts = OrderedDict(acts)
-    if "output" in acts:
-        # the final nn.Sigmoid is an activation module, captured as a layer as well: keep one copy
-        for name in [n for n in acts if n not in ("input", "output")]:
-            if acts[name].shape == acts["output"].shape and np.array_equal(acts[name], acts["output"]):
-                del acts[name]
-    else:
-        # without include_output the sigmoid module is the last captured layer: name it "output" so
-        # the protocol can keep or drop it
-        last = next(reversed(acts))
-        if acts[last].shape[1] == 1:
-            acts["output"] = acts.pop(last)
-    if "output" not in acts:
-        with torch.no_grad():
-            acts["output"] = model(torch.as_tensor(X)).numpy()
+    acts = OrderedDict(capture_activations(model, X, include_input=True))
+    last = next(reversed(acts))
+    if acts[last].shape[1] != 1:
+        raise ValueError(f"protocol_layers: the last captured layer {last!r} is not the 1-unit sigmoid output.")
+    acts["output"] = acts.pop(last)
     return [np.asarray(a) for a in select_layers(acts, protocol).values()]
 
 
@@ -254,6 +239,18 @@ def hehl_report(table, protocol, k, intervals):
                      f"{g['untrained_modularity_last_hidden'].mean():.3f}); normalised cut, last hidden "
                      f"{g['normalized_cut_last_hidden'].mean():.3f}; curvature gap, last hidden "
                      f"{g['curvature_gap_last_hidden'].mean():+.2f}.")
+        # Hehl et al. section 4.4 (reconstructed, ricci_fast.stats.select_depth): per depth the networks'
+        # layer coefficients averaged per transition, as their layer_ricci_coefficient.ipynb does
+        by_depth = {int(d): np.vstack([np.asarray(v, float) for v in h["layer_coefficients"]])
+                    for d, h in g.groupby("depth")}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            chosen = stats.select_depth(by_depth)
+        effective = ", ".join(f"depth {d}: {stats.effective_depth(c)} of {c.shape[1]}" for d, c in by_depth.items())
+        lines.append(f"\nDepth criterion (`rf.select_depth`, tolerance {stats.DEPTH_TOLERANCE}): effective depth "
+                     f"(transitions up to the last layer coefficient within tolerance of the lowest) {effective}; "
+                     f"selected depth {chosen}" + (" (the deepest networks are still falling: the grid may be too "
+                                                    "shallow)" if caught else "") + ".")
     return "\n".join(lines)
 
 

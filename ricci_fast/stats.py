@@ -381,23 +381,43 @@ def k_scan(layers, ks, *, curvature: str | None = None, metric: str | None = Non
 
 
 # --- Hehl et al. (2025): early stopping and depth ----------------------------------------------------------
+#
+# The paper's sections 4.3 (overfitting) and 4.4 (layer Ricci coefficients and depth) could not be read
+# from here (only the abstract, which names "a geometry-informed early-stopping heuristic and a criterion
+# for selecting network depth").  Both rules below are reconstructed from the authors' code and the
+# figures stored in its notebooks (Weber-GeoML/Ricci-Flow_Feature-Geometry, README: "Section 4.3:
+# overfitting.ipynb", "Section 4.4: layer_ricci_coefficients.ipynb"); docs/definitions.md section 7 says
+# what was read.
+
+#: Default tolerance of the depth rule: layer coefficients within this of the most negative one count as
+#: doing the same Ricci-flow-like work (read off their figures, see effective_depth).
+DEPTH_TOLERANCE = 0.1
 
 
 def early_stopping_epoch(history, column: str = "mean_local_coefficient", *, patience: int = 2,
                          min_delta: float = 0.0):
-    """Geometry-informed early stopping (Hehl, von Renesse and Weber 2025, arXiv 2509.22362, section 4.3,
-    "overfitting"; their experiments/overfitting.ipynb records the mean local Ricci coefficient every
-    10 epochs): training makes the mean local coefficient fall (more Ricci-flow-like) while the network
-    generalises, and it rises again once it overfits.  The heuristic stops at the epoch where the mean
-    local coefficient was lowest, once `patience` later records have not lowered it by more than
-    min_delta.
+    """Geometry-informed early stopping (Hehl, von Renesse and Weber 2025, arXiv 2509.22362, section 4.3;
+    reconstructed from their experiments/overfitting.ipynb, see docs/definitions.md section 7).
+
+    Their notebook records the mean (nanmean over probe points) local Ricci evolution coefficient of the
+    network every 10 epochs (approximate Ollivier-Ricci, k = 50, the test points as probe, layers input +
+    hidden + sigmoid output).  In every stored figure (MNIST 1/7 and 6/9, Fashion-MNIST shoes and
+    apparel, CIFAR 0/1) it falls while test accuracy climbs, reaches its minimum when test accuracy
+    reaches its plateau, and then stays flat or rises again (Fashion-MNIST apparel: -0.85 at epoch 50,
+    -0.53 at 70; CIFAR: minimum at 50, -0.43 at 200).  The heuristic: the epoch with the lowest mean local
+    coefficient is the one to stop at (restore), decided once `patience` later records have not lowered
+    it by more than min_delta.
 
     history: a RicciFlowMonitor.history DataFrame (index: epoch), a pandas Series, or a mapping
-    epoch -> value.  Returns the best epoch (the one to restore) if the rule has fired, else None
-    (keep training).  NaN records (disconnected layers) are ignored.
+    epoch -> value; column: the history column (default the mean local coefficient).  Returns the best
+    epoch once the rule has fired, else None (keep training).  NaN records (disconnected layers) are
+    skipped; rows without a flow (flow_computed False) are NaN there and skipped too.
     """
-    if isinstance(patience, bool) or int(patience) < 1:
+    if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or int(patience) < 1:
         raise ValueError(f"patience must be a positive integer, got {patience!r}.")
+    if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(min_delta) or min_delta < 0:
+        raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}.")
     series = _as_series(history, column)
     best_epoch, best_value, waited = None, np.inf, 0
     for epoch, value in series.items():
@@ -420,47 +440,108 @@ def _as_series(history, column) -> pd.Series:
     elif isinstance(history, pd.Series):
         series = history
     elif isinstance(history, Mapping):
-        series = pd.Series(dict(history))
+        series = pd.Series(dict(history), dtype=np.float64)
     else:
         raise TypeError(f"history: expected a DataFrame (RicciFlowMonitor.history), Series or dict, got {type(history).__name__}.")
-    return series.astype(np.float64).sort_index()
+    try:
+        series = series.astype(np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"history: the values of {column!r} must be real numbers.") from None
+    if not series.index.is_unique:
+        raise ValueError("history: an epoch appears twice; pass one record per epoch.")
+    return series.sort_index()
 
 
-def effective_depth(layer_coefficients, threshold: float = 0.0) -> int:
-    """How many leading transitions do Ricci-flow-like work: the layer Ricci coefficients of a trained
-    network (Hehl et al. 2025, section 4.4; experiments/layer_ricci_coefficient.ipynb) are negative in
-    the layers that separate the classes and rise to about zero in layers that no longer change the
-    geometry.  Returns the number of transitions before the trailing run of coefficients >= threshold
-    (NaN counts as not Ricci-flow-like); all of them if the last one is still below threshold.
+def _check_tolerance(tolerance) -> float:
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(tolerance) or tolerance < 0:
+        raise ValueError(f"tolerance must be a finite number >= 0 (e.g. {DEPTH_TOLERANCE}), got {tolerance!r}.")
+    return float(tolerance)
+
+
+def _curve(value, what) -> np.ndarray:
+    """One network's layer coefficients, or the mean of several networks' (their notebook averages the
+    networks of a depth transition by transition)."""
+    if isinstance(value, RicciFlow):
+        return np.asarray(value.layer_coefficients, dtype=np.float64)
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, RicciFlow) for v in value):
+        value = [v.layer_coefficients for v in value]
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what}: expected layer coefficients (a RicciFlow, an array over transitions, or a list "
+                        f"of either for several networks), got {type(value).__name__}.") from None
+    if array.ndim == 2:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a transition NaN in every network stays NaN
+            array = np.nanmean(array, axis=0)
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"{what}: expected a non-empty 1-D array over transitions (or 2-D: networks x "
+                         f"transitions), got shape {array.shape}.")
+    return array
+
+
+def effective_depth(layer_coefficients, tolerance: float = DEPTH_TOLERANCE) -> int:
+    """How many leading transitions do the network's Ricci-flow-like work (Hehl et al. 2025, section
+    4.4; reconstructed from experiments/layer_ricci_coefficient.ipynb, see docs/definitions.md section 7).
+
+    Their figures (layer Ricci coefficients of trained networks of depth 6-18, averaged over 50 networks
+    per depth) show the same shape on every data set: the coefficients fall to a deep minimum within the
+    first transitions (Syn-I: transition 6, about -0.6; MNIST 1/7: 4-5; Fashion-MNIST shoes: 9-11), and
+    from there climb steadily towards 0 in every deeper network; the extra layers of a deeper network
+    only add that climb.  The effective depth is the number of transitions up to the last one whose
+    coefficient lies within `tolerance` of the most negative one: the network does Ricci-flow-like work
+    as long as its layer coefficients stay near their minimum, however the climb after it wiggles (their
+    averages wiggle by up to 0.05 there; Syn-I's second dip at transition 6 lies 0.07 above its first at
+    2, and both belong to the work).  All transitions if the last one is (near) the lowest: the network
+    may need more depth.  NaN coefficients are skipped; 0 if none is finite.
+
+    layer_coefficients: a RicciFlow (its layer_coefficients), an array over transitions, or several
+    networks' (2-D, or a list of flows), averaged per transition.
     """
-    values = np.asarray(layer_coefficients, dtype=np.float64).ravel()
-    below = np.isfinite(values) & (values < threshold)
-    if not below.any():
+    tolerance = _check_tolerance(tolerance)
+    values = _curve(layer_coefficients, "layer_coefficients")
+    where = np.flatnonzero(np.isfinite(values))
+    if where.size == 0:
         return 0
-    return int(np.flatnonzero(below)[-1] + 1)
+    v = values[where]
+    bottom = np.flatnonzero(v <= v.min() + tolerance)[-1]
+    return int(where[bottom] + 1)
 
 
-def select_depth(layer_coefficients, threshold: float = 0.0) -> int:
-    """Depth-selection criterion of Hehl et al. (2025), section 4.4: a network needs about as many
-    layers as transitions with a negative layer Ricci coefficient; deeper networks add transitions
-    whose coefficients sit at about zero.
+def select_depth(layer_coefficients, tolerance: float = DEPTH_TOLERANCE) -> int:
+    """Depth-selection criterion of Hehl et al. (2025), section 4.4 (reconstructed from
+    experiments/layer_ricci_coefficient.ipynb; docs/definitions.md section 7): the shallowest network
+    that still holds every transition the deepest network uses for Ricci-flow-like work.
 
-    layer_coefficients: one network's coefficients (a RicciFlow, or an array over transitions), or a
-    mapping depth -> coefficients (e.g. averaged over seeds, as in their notebook).  For one network:
-    `effective_depth`.  For a mapping: the smallest depth whose networks use all the Ricci-flow-like
-    transitions any depth found (its effective depth reaches the largest effective depth seen);
-    coefficient arrays shorter than the depth (no input/output transitions) are fine.
+    layer_coefficients: a mapping depth -> layer coefficients of the networks of that depth (a RicciFlow,
+    an array over transitions, or several networks' as a 2-D array or list of flows, averaged per
+    transition as in their notebook); depths are the keys (e.g. hidden layers, as their DNN(depth=)).
+    The deepest network has the most room to show where its coefficients turn to climb towards 0: its
+    `effective_depth` m is the number of transitions that matter, and the answer is the smallest depth
+    whose networks have at least m transitions.  If the deepest network is still falling at its last
+    transition, the answer is the deepest depth, with a warning (the grid may be too shallow).
+    One network (not a mapping): its effective_depth.
     """
-    if isinstance(layer_coefficients, RicciFlow):
-        return effective_depth(layer_coefficients.layer_coefficients, threshold)
+    tolerance = _check_tolerance(tolerance)
     if not isinstance(layer_coefficients, Mapping):
-        return effective_depth(layer_coefficients, threshold)
+        return effective_depth(layer_coefficients, tolerance)
     if not layer_coefficients:
-        raise ValueError("layer_coefficients: an empty mapping.")
-    used = {int(depth): effective_depth(c.layer_coefficients if isinstance(c, RicciFlow) else c, threshold)
-            for depth, c in layer_coefficients.items()}
-    needed = max(used.values())
-    return min(depth for depth, value in used.items() if value >= needed)
+        raise ValueError("layer_coefficients: an empty mapping; pass {depth: layer coefficients, ...}.")
+    curves = {}
+    for depth, value in layer_coefficients.items():
+        if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or int(depth) < 1:
+            raise TypeError(f"layer_coefficients: depths (the keys) must be positive integers, got {depth!r}.")
+        curves[int(depth)] = _curve(value, f"layer_coefficients[{depth}]")
+    deepest = max(curves)
+    needed = effective_depth(curves[deepest], tolerance)
+    if needed == 0:
+        raise ValueError(f"layer_coefficients[{deepest}]: no finite layer coefficient in the deepest network.")
+    if needed == curves[deepest].size:
+        warnings.warn(f"select_depth: the layer coefficients of the deepest network (depth {deepest}) are still "
+                      f"falling at its last transition; deeper networks may do more Ricci-flow-like work.",
+                      stacklevel=2)
+    return min(depth for depth, curve in curves.items() if curve.size >= needed)
 
 
 # --- community measures of Hehl et al.'s code (community_structure.py) ----------------------------------------
@@ -520,6 +601,7 @@ def community_measures(flow: RicciFlow, labels) -> pd.DataFrame:
 
 
 __all__ = [
+    "DEPTH_TOLERANCE",
     "EXACT_MAX_TRANSITIONS",
     "Interval",
     "PooledCoefficient",

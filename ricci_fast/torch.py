@@ -350,12 +350,39 @@ class RicciFlowMonitor:
         return plot_history(self.history, path)
 
     def early_stopping_epoch(self, column: str = "mean_local_coefficient", **options):
-        """Hehl et al. (2025)'s geometry-informed early stopping on this monitor's history: the epoch to
-        restore once the mean local coefficient has stopped falling, else None (ricci_fast.stats.
-        early_stopping_epoch; options patience, min_delta)."""
+        """Hehl et al. (2025)'s geometry-informed early stopping (section 4.3; ricci_fast.stats.
+        early_stopping_epoch, options patience=2, min_delta=0) on this monitor's history: the epoch
+        with the lowest mean local coefficient once `patience` later records have not lowered it, else
+        None.  Their setting: curvature="approx_ollivier", k=50, include_output=True, every=10.
+
+            for epoch in range(max_epochs):
+                train_one_epoch(...)
+                monitor.step(epoch)
+                best = monitor.early_stopping_epoch(patience=2)
+                if best is not None:
+                    break        # restore the weights saved at epoch `best`
+        """
         from ricci_fast.stats import early_stopping_epoch
 
         return early_stopping_epoch(self.history, column, **options)
+
+    def effective_depth(self, epoch: int | None = None, **options) -> int:
+        """Hehl et al. (2025)'s effective depth (section 4.4; ricci_fast.stats.effective_depth, option
+        tolerance) of the layer coefficients recorded at `epoch` (default: the last recorded flow): how
+        many leading transitions do Ricci-flow-like work before the coefficients climb towards 0.
+        Compare depths with ricci_fast.select_depth({depth: coefficients, ...})."""
+        from ricci_fast.stats import effective_depth
+
+        history = self.history
+        if history.empty or not history["flow_computed"].any():
+            raise ValueError("effective_depth: no flow recorded yet; call step() at an epoch that is a multiple of every.")
+        recorded = history[history["flow_computed"].astype(bool)]
+        if epoch is None:
+            epoch = recorded.index[-1]
+        elif epoch not in recorded.index:
+            raise ValueError(f"effective_depth: no flow recorded at epoch {epoch!r}; recorded: {list(recorded.index)}.")
+        columns = [c for c in recorded.columns if c.startswith("layer_coefficient[")]
+        return effective_depth(recorded.loc[epoch, columns].to_numpy(dtype=np.float64), **options)
 
 
 def _reason(message: str) -> str:

@@ -74,6 +74,7 @@ def test_reproduction_runs_end_to_end_at_tiny_scale(tmp_path, name):
     assert (tmp_path / name / "networks.csv").exists()
     if name == "hehl2025":
         assert "published" in report and {"mean_local", "untrained_mean_local", "global_pvalue"} <= set(table.columns)
+        assert "Depth criterion" in report and "selected depth 3" in report  # one depth in the tiny grid
         assert table["mean_local"].between(-1, 1).all()
     else:
         assert "pooled coefficient" in report and set(table["k"]) == {8, 20}
@@ -93,3 +94,54 @@ def test_monitor_early_stopping_method():
     # the model does not change, so every record equals the first: the rule fires after `patience`
     assert monitor.early_stopping_epoch(patience=2) == values.index[0]
     assert monitor.early_stopping_epoch(patience=3) is None
+
+
+def test_monitor_early_stopping_and_depth_on_a_trained_network():
+    """End to end, as Hehl et al.'s overfitting.ipynb: a small ReLU network trained full-batch on concentric
+    circles, the mean local coefficient (approximate Ollivier-Ricci, input + hidden + output) recorded every
+    10 steps; the heuristic stops at its minimum, which comes once the probe accuracy has reached its plateau."""
+    torch = pytest.importorskip("torch")
+    import warnings
+
+    from ricci_fast import datasets, stats
+    from ricci_fast.torch import RicciFlowMonitor
+
+    torch.manual_seed(0)
+    X, y = datasets.concentric_circles(300, noise=0.05, seed=0)
+    X_probe, y_probe = datasets.concentric_circles(200, noise=0.05, seed=1)
+    Xt, yt, Xp = torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.float32), torch.tensor(X_probe, dtype=torch.float32)
+    blocks = [torch.nn.Linear(2, 12), torch.nn.ReLU()]
+    for _ in range(3):
+        blocks += [torch.nn.Linear(12, 12), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*blocks, torch.nn.Linear(12, 1))
+    optimiser = torch.optim.Adam(model.parameters(), lr=0.01)
+    monitor = RicciFlowMonitor(model, X_probe.astype(np.float32), k=15, curvature="approx_ollivier", every=10,
+                               include_output=True)
+    best = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # separated classes: disconnected graphs joined, said in history
+        for epoch in range(400):
+            with torch.no_grad():
+                accuracy = float(((model(Xp).squeeze(1) > 0).numpy() == y_probe).mean())
+            monitor.step(epoch, accuracy=accuracy)
+            best = monitor.early_stopping_epoch(patience=3)
+            if best is not None:
+                break
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(Xt).squeeze(1), yt)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    history = monitor.history[monitor.history["flow_computed"]]
+    assert best is not None and best < epoch
+    values = history["mean_local_coefficient"]
+    assert best == values.idxmin()  # the lowest record, and three later ones above it
+    assert (values.loc[best + 10:] > values.loc[best]).sum() == 3
+    assert values.loc[best] < values.iloc[0] - 0.1  # training made it more Ricci-flow-like
+    assert history.loc[best, "accuracy"] >= 0.95 and history["accuracy"].iloc[0] < 0.8
+    # the depth criterion on the same records
+    layer = history.filter(like="layer_coefficient[").loc[best].to_numpy(float)
+    assert monitor.effective_depth(best) == stats.effective_depth(layer)
+    assert monitor.effective_depth() == stats.effective_depth(history.filter(like="layer_coefficient[").iloc[-1])
+    assert 1 <= monitor.effective_depth() <= len(layer) == 5
+    with pytest.raises(ValueError, match="no flow recorded at epoch"):
+        monitor.effective_depth(best + 1)

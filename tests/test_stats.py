@@ -283,6 +283,35 @@ def test_radius_graph_boundary_duplicates_and_guards():
 
 
 # --- early stopping and depth ------------------------------------------------------------------------------------
+#
+# Hehl et al. (2025)'s sections 4.3/4.4 were reconstructed from the figures stored in their notebooks; the
+# series below are read off those figures (to about 0.02) and each test names the answer the figure shows.
+
+# experiments/overfitting.ipynb, mean local coefficient every 10 epochs (50 for CIFAR), mean of 3 networks
+OVERFITTING_FIGURES = {
+    "mnist_1_7": ([0.12, -0.38, -0.79, -0.82, -0.78, -0.77], 10, 30),        # test accuracy plateaus at 30
+    "mnist_6_9": ([0.18, -0.40, -0.80, -0.81, -0.80, -0.78], 10, 30),
+    "fmnist_shoes": ([0.13, -0.70, -0.81, -0.82, -0.77, -0.66, -0.58, -0.58, -0.60, -0.61], 10, 30),
+    "fmnist_apparel": ([0.21, -0.76, -0.86, -0.865, -0.83, -0.84, -0.74, -0.53, -0.535, -0.52], 10, 30),
+    "cifar_0_1": ([0.19, -0.78, -0.56, -0.49, -0.43, -0.50, -0.62, -0.61, -0.68, -0.68], 50, 50),
+}
+
+# experiments/layer_ricci_coefficient.ipynb, layer coefficients (approximate Ollivier-Ricci, or augmented
+# Forman for MNIST 1/7) of the deepest network of each grid, mean of 50 networks; expected effective depth
+LAYER_FIGURES = {
+    # Syn-I, depth 16: deep dip at transition 2, a bump, a second dip at 6 (-0.60), then the climb
+    "syn1_depth16": ([-0.12, -0.16, -0.67, -0.52, -0.49, -0.56, -0.60, -0.37, -0.23, -0.19, -0.17, -0.16, -0.16,
+                      -0.14, -0.12, -0.09, -0.11], 7),
+    # Syn-II, depth 16: minimum at transition 5
+    "syn2_depth16": ([-0.29, -0.28, -0.47, -0.47, -0.56, -0.62, -0.49, -0.33, -0.235, -0.19, -0.185, -0.15, -0.175,
+                      -0.20, -0.195, -0.19, -0.085], 6),
+    # MNIST 1/7, depth 16: minimum at transition 5, 6 still near it
+    "mnist_1_7_depth16": ([-0.04, -0.63, -0.58, -0.63, -0.69, -0.70, -0.665, -0.56, -0.42, -0.31, -0.22, -0.17,
+                           -0.145, -0.125, -0.13, -0.115, -0.06], 7),
+    # Fashion-MNIST shoes, depth 18: an early dip at 1, a slow second descent to 9-10, then the climb
+    "fmnist_shoes_depth18": ([-0.515, -0.68, -0.64, -0.53, -0.49, -0.54, -0.58, -0.60, -0.64, -0.675, -0.63, -0.57,
+                              -0.50, -0.43, -0.355, -0.285, -0.26, -0.205, -0.135], 11),
+}
 
 
 def test_early_stopping_known_answer():
@@ -293,25 +322,139 @@ def test_early_stopping_known_answer():
     assert stats.early_stopping_epoch(history, patience=1) == 30
     # an improvement smaller than min_delta does not reset the count
     assert stats.early_stopping_epoch({0: -0.1, 1: -0.5, 2: -0.51, 3: -0.505}, patience=2, min_delta=0.05) == 1
-    # NaN records (disconnected layers) are skipped
+    # NaN records (disconnected layers, epochs without a flow) are skipped
     assert stats.early_stopping_epoch(pd.Series([-0.1, np.nan, -0.2, -0.1, -0.1]), patience=2) == 2
     assert stats.early_stopping_epoch(pd.Series(np.linspace(0, -1, 10)), patience=2) is None
+    # epochs are read in order, whatever order the mapping has
+    assert stats.early_stopping_epoch({30: -0.4, 0: 0.1, 20: -0.5, 10: -0.3}, patience=1) == 20
     with pytest.raises(ValueError, match="no column"):
         stats.early_stopping_epoch(history, column="accuracy")
+    with pytest.raises(ValueError, match="patience"):
+        stats.early_stopping_epoch(history, patience=0)
+    with pytest.raises(ValueError, match="min_delta"):
+        stats.early_stopping_epoch(history, min_delta=-0.1)
+    with pytest.raises(TypeError, match="history"):
+        stats.early_stopping_epoch([0.1, 0.2])
+    with pytest.raises(ValueError, match="twice"):
+        stats.early_stopping_epoch(pd.Series([0.1, 0.2], index=[5, 5]))
 
 
-def test_depth_selection_known_answer():
-    assert stats.effective_depth([-0.5, -0.4, -0.2, 0.05, 0.1]) == 3
-    assert stats.effective_depth([-0.5, 0.1, -0.3, 0.0]) == 3  # the trailing run of non-negative ones
-    assert stats.effective_depth([0.2, 0.1]) == 0
-    assert stats.effective_depth([-0.2, -0.1]) == 2
-    assert stats.effective_depth([-0.5, -0.4, -0.05, 0.0], threshold=-0.1) == 2
-    by_depth = {6: [-0.5, -0.4, -0.3, -0.2, -0.1, -0.05, -0.02],
-                8: [-0.5, -0.4, -0.3, -0.2, -0.1, 0.01, 0.02, 0.0, 0.01],
-                10: [-0.6, -0.4, -0.3, -0.2, -0.1, 0.0, 0.02, 0.01, 0.0, 0.0, 0.01]}
-    # depth 6 still uses every transition; deeper networks use 5: six hidden layers are enough
-    assert stats.select_depth(by_depth) == 6
-    assert stats.select_depth({8: by_depth[8], 10: by_depth[10]}) == 8
+@pytest.mark.parametrize("name", sorted(OVERFITTING_FIGURES))
+def test_early_stopping_on_the_authors_figures(name):
+    values, every, expected = OVERFITTING_FIGURES[name]
+    series = pd.Series(values, index=every * np.arange(len(values)))
+    assert stats.early_stopping_epoch(series, patience=2) == expected
+
+
+def _early_stopping_loop(values, patience, min_delta):
+    """Restated: the first record i at which the best record so far, b (the first value below every earlier
+    record by more than min_delta), is followed by `patience` records none of which improves on it."""
+    finite = [(e, v) for e, v in values if np.isfinite(v)]
+    best = None
+    for i, (e, v) in enumerate(finite):
+        if best is None or v < best[1] - min_delta:
+            best = (e, v, i)
+        # records after the best one, none improving (they would have become the best)
+        if i - best[2] >= patience:
+            return best[0]
+    return None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.floats(-1, 1), st.just(float("nan"))), max_size=15), st.integers(1, 4),
+       st.sampled_from([0.0, 0.01, 0.1]))
+def test_early_stopping_matches_loop(values, patience, min_delta):
+    pairs = list(zip(range(0, 10 * len(values), 10), values))
+    got = stats.early_stopping_epoch(dict(pairs), patience=patience, min_delta=min_delta)
+    assert got == _early_stopping_loop(pairs, patience, min_delta)
+
+
+def _effective_depth_loop(values, tolerance):
+    """Restated: 1 + the position of the last coefficient that is not more than tolerance above the
+    smallest one (NaN ignored)."""
+    finite = [(i, v) for i, v in enumerate(values) if v == v]
+    if not finite:
+        return 0
+    low = min(v for _, v in finite)
+    return max(i for i, v in finite if v - low <= tolerance) + 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.floats(-1, 1), st.just(float("nan"))), min_size=1, max_size=18),
+       st.sampled_from([0.0, 0.02, 0.05, 0.2]))
+def test_effective_depth_matches_loop(values, tolerance):
+    assert stats.effective_depth(values, tolerance) == _effective_depth_loop(values, tolerance)
+
+
+def test_effective_depth_known_answer():
+    assert stats.effective_depth([-0.1, -0.3, -0.5, -0.2, -0.1]) == 3     # falls to transition 2, then climbs
+    assert stats.effective_depth([-0.1, -0.2, -0.3]) == 3                  # still falling: every transition
+    assert stats.effective_depth([-0.5, -0.3, -0.2]) == 1                  # only climbs
+    assert stats.effective_depth([-0.5, -0.45, -0.2]) == 2                 # within tolerance of the lowest
+    assert stats.effective_depth([-0.5, -0.45, -0.2], tolerance=0.0) == 1
+    assert stats.effective_depth([-0.6, -0.2, -0.55, -0.1]) == 3           # a second dip near the first counts
+    assert stats.effective_depth([-0.5, np.nan, -0.7, -0.1]) == 3          # NaN transitions skipped
+    assert stats.effective_depth([np.nan, np.nan]) == 0
+    # several networks: averaged per transition, as the authors' notebook does
+    assert stats.effective_depth([[-0.1, -0.5, -0.2], [-0.3, -0.5, -0.4]]) == 2
+    for bad in (-0.1, float("nan"), True):
+        with pytest.raises(ValueError, match="tolerance"):
+            stats.effective_depth([-0.1, -0.2], tolerance=bad)
+    with pytest.raises(ValueError, match="1-D"):
+        stats.effective_depth([])
+    with pytest.raises(TypeError, match="layer coefficients"):
+        stats.effective_depth("abc")
+
+
+@pytest.mark.parametrize("name", sorted(LAYER_FIGURES))
+def test_effective_depth_on_the_authors_figures(name):
+    values, expected = LAYER_FIGURES[name]
+    assert stats.effective_depth(values) == expected
+
+
+def test_select_depth_known_answer():
+    # depth d has d + 1 transitions (input + d hidden + output, Hehl et al.'s DNN); every depth falls to a
+    # minimum at transition 4 and deeper ones climb after it: 5 transitions matter, depth 4 holds them
+    def curve(depth):
+        down = [-0.2, -0.35, -0.5, -0.6, -0.7]
+        up = list(np.linspace(-0.5, -0.1, max(depth + 1 - 5, 0)))
+        return (down + up)[:depth + 1]
+
+    grid = {depth: curve(depth) for depth in (2, 4, 6, 8, 12)}
+    assert stats.select_depth(grid) == 4
+    assert stats.select_depth({8: grid[8], 12: grid[12], 6: grid[6]}) == 6   # 4 not in the grid
+    # the authors' Syn-I grid (depths 6..16, the deepest from the figure): depth 6 holds the 7 transitions
+    syn1 = {d: LAYER_FIGURES["syn1_depth16"][0][:d + 1] for d in (6, 8, 10, 12, 14, 16)}
+    assert stats.select_depth(syn1) == 6
+    # Fashion-MNIST shoes (depths 10..18): 11 transitions matter, depth 10 has 11
+    shoes = {d: LAYER_FIGURES["fmnist_shoes_depth18"][0][:d + 1] for d in (10, 12, 14, 16, 18)}
+    assert stats.select_depth(shoes) == 10
+    # several networks per depth are averaged; RicciFlow objects are read through layer_coefficients
+    noisy = {d: [np.array(c) + 0.01, np.array(c) - 0.01] for d, c in grid.items()}
+    assert stats.select_depth(noisy) == 4
+    # one network: its effective depth
+    assert stats.select_depth(grid[12]) == 5
+
+
+def test_select_depth_warns_and_refuses():
+    with pytest.warns(UserWarning, match="still falling"):
+        assert stats.select_depth({3: [-0.1, -0.2, -0.3, -0.4], 5: [-0.1, -0.2, -0.3, -0.4, -0.5, -0.6]}) == 5
+    with pytest.raises(ValueError, match="empty"):
+        stats.select_depth({})
+    with pytest.raises(TypeError, match="positive integers"):
+        stats.select_depth({"deep": [-0.1, -0.2]})
+    with pytest.raises(ValueError, match="no finite"):
+        stats.select_depth({4: [np.nan] * 5})
+
+
+def test_depth_from_flows(flows):
+    flow = flows[0]
+    assert stats.effective_depth(flow) == stats.effective_depth(flow.layer_coefficients)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert stats.select_depth({4: flows[:2], 9: flows[2]}) == (4 if stats.effective_depth(flows[2]) <= 4 else 9)
+        assert stats.effective_depth(flows[:2]) == stats.effective_depth(
+            np.nanmean([flows[0].layer_coefficients, flows[1].layer_coefficients], axis=0))
 
 
 # --- community measures ---------------------------------------------------------------------------------------------
