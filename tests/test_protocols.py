@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import ricci_fast as rf
+from ricci_fast import datasets
 from ricci_fast.protocols import BAPTISTA_2024, HEHL_2025, PROTOCOLS, Protocol, get_protocol, select_layers
 
 BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
@@ -28,7 +29,7 @@ def test_presets_are_data_with_sources():
         for kind in protocol.curvature.values():
             assert kind in rf.CURVATURES
         for name in protocol.datasets:
-            assert name in rf.datasets.DATASETS or name == "fmnist-sandal-boot"
+            assert name in datasets.DATASETS or name == "fmnist-sandal-boot"
         assert "| k |" in protocol.describe()
     with pytest.raises(dataclasses.FrozenInstanceError):
         HEHL_2025.k = (10,)
@@ -103,7 +104,7 @@ def test_monitor_early_stopping_and_depth_on_a_trained_network():
     torch = pytest.importorskip("torch")
     import warnings
 
-    from ricci_fast import datasets, stats
+    from ricci_fast import stats
     from ricci_fast.torch import RicciFlowMonitor
 
     torch.manual_seed(0)
