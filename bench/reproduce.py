@@ -231,7 +231,9 @@ def hehl_report(table, protocol, k, intervals):
         if name in intervals:
             lines.append(f"\nSubsampling interval ({intervals[name].method}, {intervals[name].n_resamples} subsets) "
                          f"for the mean local coefficient of the first trained network: {intervals[name]}.")
-        prof = np.vstack([np.asarray(v, float)[:6] for v in g["layer_coefficients"]])
+        # networks shallower than 5 hidden layers have fewer transitions: pad with NaN
+        prof = np.vstack([np.pad(np.asarray(v, float)[:6], (0, max(0, 6 - len(v))), constant_values=np.nan)
+                          for v in g["layer_coefficients"]])
         lines.append(f"\nLayer coefficients (approximate Ollivier), mean over networks, first transitions: "
                      f"{', '.join(f'{v:+.2f}' for v in np.nanmean(prof, axis=0))}; modularity of the class "
                      f"partition, input -> last hidden layer: {g['modularity_first'].mean():.3f} -> "
@@ -453,7 +455,10 @@ def main(argv=None):
                     layers, protocol.k[0], statistic="mean_local", curvature=protocol.curvature["local"],
                     n_resamples=args.subsample, fraction=0.8, seed=0)
         body = hehl_report(table, protocol, protocol.k[0], intervals)
-        table_csv = table.drop(columns=["layer_coefficients", "untrained_layer_coefficients"])
+        # per-transition arrays as space-separated text, so the depth criterion can be recomputed from the csv
+        table_csv = table.copy()
+        for column in ("layer_coefficients", "untrained_layer_coefficients"):
+            table_csv[column] = [" ".join(f"{v:.6g}" for v in np.asarray(a, float)) for a in table[column]]
     else:
         table, flows = run_baptista(protocol, args, log, ks)
         body = baptista_report(table, flows, protocol, ks)

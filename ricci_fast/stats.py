@@ -406,7 +406,10 @@ def early_stopping_epoch(history, column: str = "mean_local_coefficient", *, pat
     reaches its plateau, and then stays flat or rises again (Fashion-MNIST apparel: -0.85 at epoch 50,
     -0.53 at 70; CIFAR: minimum at 50, -0.43 at 200).  The heuristic: the epoch with the lowest mean local
     coefficient is the one to stop at (restore), decided once `patience` later records have not lowered
-    it by more than min_delta.
+    it by more than min_delta.  The rule fires only after the coefficient has fallen below its first
+    record: an untrained network's coefficient is noise about 0 and often rises in the first epochs
+    before it falls (digits 3/8, 4 layers: -0.06, +0.13, +0.10, ... then down), and stopping at the
+    untrained state would be no heuristic at all.
 
     history: a RicciFlowMonitor.history DataFrame (index: epoch), a pandas Series, or a mapping
     epoch -> value; column: the history column (default the mean local coefficient).  Returns the best
@@ -419,13 +422,15 @@ def early_stopping_epoch(history, column: str = "mean_local_coefficient", *, pat
             or not np.isfinite(min_delta) or min_delta < 0:
         raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}.")
     series = _as_series(history, column)
-    best_epoch, best_value, waited = None, np.inf, 0
+    first, best_epoch, best_value, waited = None, None, np.inf, 0
     for epoch, value in series.items():
         if not np.isfinite(value):
             continue
+        if first is None:
+            first = epoch
         if value < best_value - min_delta:
             best_epoch, best_value, waited = epoch, value, 0
-        else:
+        elif best_epoch != first:
             waited += 1
             if waited >= int(patience):
                 return best_epoch

@@ -92,9 +92,11 @@ def test_monitor_early_stopping_method():
     for epoch in range(3):
         monitor.step(epoch)
     values = monitor.history["mean_local_coefficient"]
-    # the model does not change, so every record equals the first: the rule fires after `patience`
-    assert monitor.early_stopping_epoch(patience=2) == values.index[0]
-    assert monitor.early_stopping_epoch(patience=3) is None
+    # the model does not change, so every record equals the first: the coefficient never fell, no signal
+    assert values.nunique() == 1
+    assert monitor.early_stopping_epoch(patience=1) is None
+    with pytest.raises(ValueError, match="patience"):
+        monitor.early_stopping_epoch(patience=0)
 
 
 def test_monitor_early_stopping_and_depth_on_a_trained_network():

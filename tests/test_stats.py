@@ -327,6 +327,9 @@ def test_early_stopping_known_answer():
     assert stats.early_stopping_epoch(pd.Series(np.linspace(0, -1, 10)), patience=2) is None
     # epochs are read in order, whatever order the mapping has
     assert stats.early_stopping_epoch({30: -0.4, 0: 0.1, 20: -0.5, 10: -0.3}, patience=1) == 20
+    # the untrained record stays the lowest: no signal yet, keep training
+    assert stats.early_stopping_epoch({0: -0.06, 5: 0.13, 10: 0.10, 15: 0.05}, patience=2) is None
+    assert stats.early_stopping_epoch({0: -0.06, 5: 0.13, 10: -0.2, 15: -0.1, 20: -0.1}, patience=2) == 10
     with pytest.raises(ValueError, match="no column"):
         stats.early_stopping_epoch(history, column="accuracy")
     with pytest.raises(ValueError, match="patience"):
@@ -347,15 +350,14 @@ def test_early_stopping_on_the_authors_figures(name):
 
 
 def _early_stopping_loop(values, patience, min_delta):
-    """Restated: the first record i at which the best record so far, b (the first value below every earlier
-    record by more than min_delta), is followed by `patience` records none of which improves on it."""
+    """Restated: the first record i such that the best record so far b (a value below every earlier best
+    by more than min_delta) is not the first record and is followed by `patience` records."""
     finite = [(e, v) for e, v in values if np.isfinite(v)]
     best = None
     for i, (e, v) in enumerate(finite):
         if best is None or v < best[1] - min_delta:
             best = (e, v, i)
-        # records after the best one, none improving (they would have become the best)
-        if i - best[2] >= patience:
+        if best[2] > 0 and i - best[2] >= patience:
             return best[0]
     return None
 
