@@ -421,6 +421,8 @@ def early_stopping_epoch(history, column: str = "mean_local_coefficient", *, pat
     if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float, np.integer, np.floating)) \
             or not np.isfinite(min_delta) or min_delta < 0:
         raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}.")
+    if isinstance(history, pd.DataFrame) and history.empty:
+        return None  # a monitor before its first step: nothing recorded yet
     series = _as_series(history, column)
     first, best_epoch, best_value, waited = None, None, np.inf, 0
     for epoch, value in series.items():
@@ -471,11 +473,17 @@ def _curve(value, what) -> np.ndarray:
         return np.asarray(value.layer_coefficients, dtype=np.float64)
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, RicciFlow) for v in value):
         value = [v.layer_coefficients for v in value]
+    kinds = "a RicciFlow, an array over transitions, or a list of either for several networks"
+    if value is None or isinstance(value, (str, bytes, bool, int, float, np.generic, Mapping)):
+        raise TypeError(f"{what}: expected layer coefficients ({kinds}), got {type(value).__name__}.")
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"{what}: expected layer coefficients (a RicciFlow, an array over transitions, or a list "
-                        f"of either for several networks), got {type(value).__name__}.") from None
+        lengths = {len(v) for v in value if hasattr(v, "__len__")} if isinstance(value, (list, tuple)) else set()
+        if len(lengths) > 1:
+            raise ValueError(f"{what}: the networks' coefficient arrays have different lengths {sorted(lengths)}; "
+                             f"average networks of one depth only.") from None
+        raise TypeError(f"{what}: expected layer coefficients ({kinds}), got {type(value).__name__}.") from None
     if array.ndim == 2:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a transition NaN in every network stays NaN

@@ -338,6 +338,7 @@ def test_early_stopping_known_answer():
         stats.early_stopping_epoch(history, min_delta=-0.1)
     with pytest.raises(TypeError, match="history"):
         stats.early_stopping_epoch([0.1, 0.2])
+    assert stats.early_stopping_epoch(pd.DataFrame()) is None  # a monitor before its first step
     with pytest.raises(ValueError, match="twice"):
         stats.early_stopping_epoch(pd.Series([0.1, 0.2], index=[5, 5]))
 
@@ -404,8 +405,11 @@ def test_effective_depth_known_answer():
             stats.effective_depth([-0.1, -0.2], tolerance=bad)
     with pytest.raises(ValueError, match="1-D"):
         stats.effective_depth([])
-    with pytest.raises(TypeError, match="layer coefficients"):
-        stats.effective_depth("abc")
+    for bad in ("abc", None, 0.5, {1: 2}):
+        with pytest.raises(TypeError, match="layer coefficients"):
+            stats.effective_depth(bad)
+    with pytest.raises(ValueError, match="different lengths"):
+        stats.effective_depth([[-0.1, -0.2], [-0.3]])
 
 
 @pytest.mark.parametrize("name", sorted(LAYER_FIGURES))
