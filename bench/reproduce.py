@@ -251,8 +251,9 @@ def hehl_report(table, protocol, k, intervals):
         effective = ", ".join(f"depth {d}: {stats.effective_depth(c)} of {c.shape[1]}" for d, c in by_depth.items())
         lines.append(f"\nDepth criterion (`rf.select_depth`, tolerance {stats.DEPTH_TOLERANCE}): effective depth "
                      f"(transitions up to the last layer coefficient within tolerance of the lowest) {effective}; "
-                     f"selected depth {chosen}" + (" (the deepest networks are still falling: the grid may be too "
-                                                    "shallow)" if caught else "") + ".")
+                     f"selected depth {chosen}" + (" (the deepest networks are still at their lowest coefficient at "
+                                                    "the last transition: the grid may be too shallow)"
+                                                    if caught else "") + ".")
     return "\n".join(lines)
 
 

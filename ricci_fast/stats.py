@@ -532,8 +532,9 @@ def select_depth(layer_coefficients, tolerance: float = DEPTH_TOLERANCE) -> int:
     transition as in their notebook); depths are the keys (e.g. hidden layers, as their DNN(depth=)).
     The deepest network has the most room to show where its coefficients turn to climb towards 0: its
     `effective_depth` m is the number of transitions that matter, and the answer is the smallest depth
-    whose networks have at least m transitions.  If the deepest network is still falling at its last
-    transition, the answer is the deepest depth, with a warning (the grid may be too shallow).
+    whose networks have at least m transitions.  If the deepest network's last transition is still
+    within tolerance of its lowest coefficient, the answer is the deepest depth, with a warning (the grid
+    may be too shallow).
     One network (not a mapping): its effective_depth.
     """
     tolerance = _check_tolerance(tolerance)
@@ -551,8 +552,9 @@ def select_depth(layer_coefficients, tolerance: float = DEPTH_TOLERANCE) -> int:
     if needed == 0:
         raise ValueError(f"layer_coefficients[{deepest}]: no finite layer coefficient in the deepest network.")
     if needed == curves[deepest].size:
-        warnings.warn(f"select_depth: the layer coefficients of the deepest network (depth {deepest}) are still "
-                      f"falling at its last transition; deeper networks may do more Ricci-flow-like work.",
+        warnings.warn(f"select_depth: the deepest network (depth {deepest}) is still at its lowest layer coefficient "
+                      f"(within tolerance {tolerance}) at its last transition; deeper networks may do more "
+                      f"Ricci-flow-like work.",
                       stacklevel=2)
     return min(depth for depth, curve in curves.items() if curve.size >= needed)
 

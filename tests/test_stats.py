@@ -443,7 +443,7 @@ def test_select_depth_known_answer():
 
 
 def test_select_depth_warns_and_refuses():
-    with pytest.warns(UserWarning, match="still falling"):
+    with pytest.warns(UserWarning, match="still at its lowest"):
         assert stats.select_depth({3: [-0.1, -0.2, -0.3, -0.4], 5: [-0.1, -0.2, -0.3, -0.4, -0.5, -0.6]}) == 5
     with pytest.raises(ValueError, match="empty"):
         stats.select_depth({})
