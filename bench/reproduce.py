@@ -354,7 +354,7 @@ def figures(protocol, table, out, extra):
     paths = []
     if protocol.name == "hehl2025":
         names = list(dict.fromkeys(table["dataset"]))
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        fig, axes = plt.subplots(1, 2, figsize=(12.5, 4))
         bins = np.linspace(-1, 1, 41)
         for state, colour in (("untrained_mean_local", "tab:grey"), ("mean_local", "tab:blue")):
             axes[0].hist(table[state].dropna(), bins=bins, alpha=0.6, color=colour,
@@ -362,7 +362,9 @@ def figures(protocol, table, out, extra):
         axes[0].axvline(0, color="k", lw=0.8)
         axes[0].set(xlabel="mean local Ricci coefficient per network", ylabel="networks",
                     title=f"Hehl et al. protocol, k = {protocol.k[0]}")
-        axes[0].legend(fontsize="small")
+        # headroom so the legend sits above the tallest bar, never on it
+        axes[0].set_ylim(0, axes[0].get_ylim()[1] * 1.35)
+        axes[0].legend(fontsize="small", loc="upper left")
         for name in names:
             g = table[table["dataset"] == name]
             for depth, h in g.groupby("depth"):
@@ -371,7 +373,7 @@ def figures(protocol, table, out, extra):
         axes[1].axhline(0, color="k", lw=0.8)
         axes[1].set(xlabel="transition (input -> ... -> output)", ylabel="layer Ricci coefficient (approx. Ollivier)",
                     title="Layer coefficients, trained")
-        axes[1].legend(fontsize="x-small", ncol=2)
+        axes[1].legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         fig.tight_layout()
         path = os.path.join(out, "hehl2025.png")
         fig.savefig(path, dpi=110)

@@ -84,13 +84,20 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    # topology needs the optional ripser: import it on first use
-    if name in ("topology", "layer_topology", "LayerTopology", "flow_topology"):
-        import importlib
+# Submodules that `rf.<name>` reaches without an explicit import; loaded on first use because some need
+# optional packages (torch, dask, matplotlib, ripser) or are rarely used.
+_LAZY_SUBMODULES = ("datasets", "demo", "distributed", "plotting", "callbacks", "torch", "warmup", "components",
+                    "networks", "weighted", "discrete_flow", "topology")
 
-        topology = importlib.import_module("ricci_fast.topology")
-        return topology if name == "topology" else getattr(topology, name)
+
+def __getattr__(name):
+    import importlib
+
+    # topology needs the optional ripser: import it on first use
+    if name in ("layer_topology", "LayerTopology", "flow_topology"):
+        return getattr(importlib.import_module("ricci_fast.topology"), name)
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"ricci_fast.{name}")
     raise AttributeError(f"module 'ricci_fast' has no attribute {name!r}")
 
 # graphs from elsewhere, weighted curvature and the discrete Ricci flow on edge weights (issue 13)

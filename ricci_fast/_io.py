@@ -152,7 +152,15 @@ def read_layers(path, *, labels: str | None = None, layers=None) -> tuple[dict[s
         if not available:
             raise ValueError(f"{where} holds no layers besides the labels {labels!r}.")
         order = natural_order(available) if natural else available
-    return {name: loader(name) for name in order}, label_array
+    named = {name: loader(name) for name in order}
+    for name, array in named.items():
+        if getattr(array, "ndim", None) == 1:
+            # the usual cause: the class labels saved beside the layers
+            raise ValueError(f"{where}: {name!r} is 1-D ({array.shape[0]} values), not a layer of shape (points, "
+                             f"features). If it holds the class labels, name it as the labels (--labels {name} on "
+                             f"the command line, a 'labels' column in a flow_many manifest); to select layers, "
+                             f"use --layers.")
+    return named, label_array
 
 
 def load_layers(path) -> list[np.ndarray]:
@@ -214,6 +222,13 @@ def atomic_write(path, write) -> None:
         write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        # mkstemp makes the file owner-only; the result must get the permissions any other file written
+        # here would get (an existing file keeps its own)
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with _suppress():
@@ -225,6 +240,21 @@ def atomic_write(path, write) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux), since os.umask
+    can only be read by setting it, which races with other threads creating files."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 class _suppress:

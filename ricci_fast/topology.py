@@ -289,9 +289,24 @@ def calibrate(X, target_betti, *, ks=range(5, 41), scales=(1, 2, 3), maxdim: int
 
 
 def flow_topology(layers, labels=None, **options) -> pd.DataFrame:
-    """layer_topology of every layer in one table (index: layer, class)."""
+    """layer_topology of every layer in one table (index: layer, class).  layers: a sequence (layer
+    0, 1, ...) or a mapping of name to activations in layer order, as ricci_flow takes (the names index
+    the table)."""
+    from collections.abc import Mapping
+
+    if isinstance(layers, Mapping):
+        named = list(layers.items())
+        for name, _ in named:
+            if not isinstance(name, str):
+                raise TypeError(f"layers: names must be strings, got {name!r} ({type(name).__name__}).")
+    elif isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+        raise TypeError(f"layers: give a list of arrays or a dict of name -> array, got {type(layers).__name__}.")
+    else:
+        named = list(enumerate(layers))
+    if not named:
+        raise ValueError("layers: no layers given.")
     frames = []
-    for l, acts in enumerate(layers):
+    for l, acts in named:
         frame = layer_topology(acts, labels, **options).to_pandas()
         frame.insert(0, "layer", l)
         frames.append(frame.reset_index())

@@ -162,6 +162,27 @@ def test_single_npy_and_npz_with_labels(tmp_path, rng, capsys):
     assert f"layer_coefficients=[{', '.join(f'{v:.3f}' for v in chosen.layer_coefficients)}]" in _flow_of(capsys)
     assert main(["flow", str(path), "-k", "5", "--layers", "h2,nope", "--no-progress"]) == 2
     assert "no layer 'nope'" in capsys.readouterr().err
+    # without --labels the 1-D labels array is named as such before any work (no progress output first)
+    assert main(["flow", str(path), "-k", "5"]) == 2
+    captured = capsys.readouterr()
+    assert "'y' is 1-D (80 values)" in captured.err and "--labels y" in captured.err
+    assert "%" not in captured.err
+
+
+def test_outputs_get_the_umask_permissions(tmp_path, rng, capsys):
+    # atomic writes go through mkstemp (owner-only); the file a user gets must follow the umask
+    layers = saved_network(rng, tmp_path / "net.npz", 60, 3, 7, 3)
+    out = tmp_path / "points.csv"
+    previous = os.umask(0o022)
+    try:
+        assert main(["flow", str(tmp_path / "net.npz"), "-k", "5", "--out", str(out), "--no-progress"]) == 0
+        assert oct(os.stat(out).st_mode & 0o777) == oct(0o644)
+        os.chmod(out, 0o600)  # an existing file keeps the mode its owner gave it
+        assert main(["flow", str(tmp_path / "net.npz"), "-k", "5", "--out", str(out), "--no-progress"]) == 0
+        assert oct(os.stat(out).st_mode & 0o777) == oct(0o600)
+    finally:
+        os.umask(previous)
+    assert len(layers) == 4
 
 
 def test_flow_options_reach_the_flow(tmp_path, rng, capsys):

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("ripser")
@@ -103,3 +104,11 @@ def test_flow_topology_table_and_plot(tmp_path):
 
     plot_topology(table, str(tmp_path / "topology.png"))
     assert (tmp_path / "topology.png").stat().st_size > 5000
+    # the dict of named layers that ricci_flow takes: the names index the same table
+    named = T.flow_topology({"input": layers[0], "tanh": layers[1], "square": layers[2]}, y, k=14, ph_dim=False)
+    assert list(dict.fromkeys(named.index.get_level_values("layer"))) == ["input", "tanh", "square"]
+    pd.testing.assert_frame_equal(named.reset_index(drop=True), table.reset_index(drop=True))
+    with pytest.raises(TypeError, match="names must be strings"):
+        T.flow_topology({0: X}, y, k=14)
+    with pytest.raises(ValueError, match="no layers"):
+        T.flow_topology({}, y, k=14)
