@@ -90,3 +90,15 @@ def test_importing_every_local_module_leaves_distributed_unimported():
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["loaded"] is False
     assert "ricci_fast.geodesics" not in report["failed"] and "ricci_fast.flow" not in report["failed"]
+
+
+def test_submodules_are_reached_as_attributes_without_loading_optional_packages():
+    # the README names rf.datasets; `import ricci_fast as rf` alone must reach it, and must not pull in the
+    # optional frameworks that other lazily reached submodules need
+    code = ("import sys, ricci_fast as rf; X, y = rf.datasets.concentric_circles(50); "
+            "assert X.shape == (50, 2), X.shape; "
+            "assert callable(rf.flow_topology) and rf.stats.pooled_coefficient is rf.pooled_coefficient; "
+            "heavy = [m for m in ('torch', 'dask', 'matplotlib', 'ripser') if m in sys.modules]; "
+            "print(heavy); sys.exit(1 if heavy else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
