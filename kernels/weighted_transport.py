@@ -1,12 +1,15 @@
 """Weighted Ollivier-Ricci curvature: bounded Dijkstra ground costs, an exact float transport solver
-(successive shortest paths with potentials) and log-domain Sinkhorn with a feasible rounded plan.
+(network simplex, successive shortest paths as its fallback) and log-domain Sinkhorn with a feasible
+rounded plan.
 
-Work is split by "owner" nodes: edge x-y is owned by the end with the smaller (degree, id), so hubs own
-few edges and the Dijkstra searches start from the small side.  For an owner x, one Dijkstra from each
-node of the closed neighbourhood N[x] runs until every node of N[y] (for a batch of owned edges x-y) is
-settled: shortest paths may run anywhere in the graph, but no search goes past the farthest target, and
-all scratch is O(N) per thread plus one (deg x + 1) x |targets| cost block (capped by `budget`).
-"""
+Edge x-y is owned by the end with the smaller (degree, id).  The owned edges, owner by owner in a locality
+order, are cut into groups (`plan_groups`) whose sources (the N[x] of their owners) times targets (the
+N[y] of their edges) fit one dense cost block of `budget` entries.  Per group, ONE Dijkstra per source u
+(`group_searches`) settles nodes only until every target that u's problems need is settled, however many
+of u's neighbours own edges in the group: a node is searched once per group it is a source of, not once
+per owner next to it (2E + N searches before).  Shortest paths may run anywhere in the graph.  Then every
+group edge's transport problem reads its costs from the block (`group_transport`).  Memory: O(edges) for
+the plan, the block (<= budget entries) and O(N) scratch per thread."""
 
 import numpy as np
 from numba import njit
@@ -68,14 +71,15 @@ def _heap_pop(hnode, hkey, hpos, size):
 
 
 @njit(cache=True, nogil=True)
-def bounded_dijkstra(indptr, indices, weights, source, tstamp, stamp, tpos, n_targets, row, dist, seen, dstamp,
-                     hnode, hkey, hpos):
-    """Shortest-path lengths from source to the nodes marked tstamp == stamp, written to row[tpos[v]];
-    stops as soon as all n_targets are settled.  Unreached targets stay inf."""
-    for t in range(n_targets):
-        row[t] = np.inf
+def search_to_targets(indptr, indices, weights, source, need, stamp, n_targets, dist, seen, hnode, hkey, hpos):
+    """Dijkstra from source that stops as soon as all n_targets nodes v with need[v] == stamp are settled:
+    no node farther than the farthest target is expanded.  Afterwards every target v has seen[v] ==
+    stamp and its exact length in dist[v], or seen[v] != stamp when it is unreachable.  Returns the
+    number of targets settled."""
+    if n_targets == 0:
+        return 0
     size = 0
-    seen[source] = dstamp
+    seen[source] = stamp
     dist[source] = 0.0
     size = _heap_push(hnode, hkey, hpos, size, source, 0.0)
     found = 0
@@ -83,16 +87,15 @@ def bounded_dijkstra(indptr, indices, weights, source, tstamp, stamp, tpos, n_ta
         v = hnode[0]
         dv = hkey[0]
         size = _heap_pop(hnode, hkey, hpos, size)
-        if tstamp[v] == stamp:
-            row[tpos[v]] = dv
+        if need[v] == stamp:
             found += 1
             if found == n_targets:
                 break
         for q in range(indptr[v], indptr[v + 1]):
             u = indices[q]
             nd = dv + weights[q]
-            if seen[u] != dstamp:
-                seen[u] = dstamp
+            if seen[u] != stamp:
+                seen[u] = stamp
                 dist[u] = nd
                 size = _heap_push(hnode, hkey, hpos, size, u, nd)
             elif nd < dist[u] and hpos[u] >= 0:
@@ -208,24 +211,119 @@ def transport_exact(a, b, C, m, n, flow, pot, dist, parent, done):
 
 
 @njit(cache=True, nogil=True)
+def _before(C, p, q):
+    """Cell p comes before cell q: smaller cost, ties by position (the order of a stable sort)."""
+    return C[p] < C[q] or (C[p] == C[q] and p < q)
+
+
+@njit(cache=True, nogil=True)
+def sort_cells(C, size, order, stack):
+    """order[:size] = the cells 0..size-1 by ascending C, ties by position: exactly a stable argsort, but
+    without its allocations (numba's mergesort argsort took ~10 us on 120 cells, more than the pivots).
+    Quicksort with median-of-three pivots and insertion sort below 16 cells; stack holds >= 128 bounds."""
+    for t in range(size):
+        order[t] = t
+    top = 0
+    stack[0] = 0
+    stack[1] = size - 1
+    top = 2
+    while top > 0:
+        top -= 2
+        lo = stack[top]
+        hi = stack[top + 1]
+        while hi - lo >= 16:
+            mid = (lo + hi) >> 1
+            if _before(C, order[mid], order[lo]):
+                order[mid], order[lo] = order[lo], order[mid]
+            if _before(C, order[hi], order[lo]):
+                order[hi], order[lo] = order[lo], order[hi]
+            if _before(C, order[hi], order[mid]):
+                order[hi], order[mid] = order[mid], order[hi]
+            pivot = order[mid]
+            i = lo
+            j = hi
+            while i <= j:
+                while _before(C, order[i], pivot):
+                    i += 1
+                while _before(C, pivot, order[j]):
+                    j -= 1
+                if i <= j:
+                    order[i], order[j] = order[j], order[i]
+                    i += 1
+                    j -= 1
+            # recurse into the smaller side first (pushed last) so the stack stays O(log size)
+            if j - lo < hi - i:
+                stack[top] = i
+                stack[top + 1] = hi
+                top += 2
+                hi = j
+            else:
+                stack[top] = lo
+                stack[top + 1] = j
+                top += 2
+                lo = i
+        for t in range(lo + 1, hi + 1):
+            v = order[t]
+            s = t - 1
+            while s >= lo and _before(C, v, order[s]):
+                order[s + 1] = order[s]
+                s -= 1
+            order[s + 1] = v
+
+
+@njit(cache=True, nogil=True)
+def simplex_scratch(cap_nodes, cap_cells):
+    """Work arrays for `simplex_core` with m + n <= cap_nodes and m * n <= cap_cells."""
+    ints = np.empty((10, cap_nodes + 1), np.int64)
+    floats = np.empty((4, cap_nodes + 1))
+    flags = np.empty((2, cap_nodes + 1), np.bool_)
+    # adjacency of the basis tree (2 (m + n - 1) slots), then the sort's stack (2 log2(m n) <= 128)
+    adj = np.empty(2 * cap_nodes + 128, np.int64)
+    return ints, floats, flags, adj, np.empty(max(cap_cells, 1), np.int64)
+
+
+@njit(cache=True, nogil=True)
 def transport_simplex(a, b, C, m, n, max_pivots):
     """The same problem by the transportation (network) simplex: a least-cost-first basic solution (a
     spanning tree of m + n - 1 cells, degenerate cells included), then pivots on the most negative
     reduced cost of a rotating block of cells until no reduced cost is below -1e-13 x the largest cost.
     Returns (cost, pivots), pivots = -1 when max_pivots was reached (the caller then falls back to
     `transport_exact`, which cannot cycle)."""
+    ints, floats, flags, adj, order = simplex_scratch(m + n, m * n)
+    return simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj, order)
+
+
+@njit(cache=True, nogil=True)
+def simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj, order):
+    """`transport_simplex` on caller-owned scratch (`simplex_scratch`), so that a loop over many small
+    problems allocates nothing."""
     nn = m + n
     k_cells = nn - 1
-    cr = np.empty(k_cells, np.int64)
-    cc = np.empty(k_cells, np.int64)
-    cf = np.empty(k_cells)
-    supply = a[:m].copy()
-    demand = b[:n].copy()
-    row_on = np.ones(m, np.bool_)
-    col_on = np.ones(n, np.bool_)
+    cr = ints[0]
+    cc = ints[1]
+    head = ints[2]
+    fill = ints[3]
+    parent = ints[4]
+    pcell = ints[5]
+    depth = ints[6]
+    queue = ints[7]
+    side = ints[8]
+    path_cells = ints[9]
+    cf = floats[0]
+    supply = floats[1]
+    demand = floats[2]
+    pot = floats[3]
+    row_on = flags[0]
+    col_on = flags[1]
+    for i in range(m):
+        supply[i] = a[i]
+        row_on[i] = True
+    for j in range(n):
+        demand[j] = b[j]
+        col_on[j] = True
     rows_left = m
     cols_left = n
-    order = np.argsort(C[:m * n], kind="mergesort")
+    sort_cells(C, m * n, order, adj[2 * (ints.shape[1] - 1):])
     k = 0
     cmax = 0.0
     for p in range(m * n):
@@ -252,17 +350,6 @@ def transport_simplex(a, b, C, m, n, max_pivots):
         else:
             col_on[j] = False
             cols_left -= 1
-    # tree scratch
-    head = np.empty(nn + 1, np.int64)
-    adj = np.empty(2 * k_cells, np.int64)
-    fill = np.empty(nn, np.int64)
-    parent = np.empty(nn, np.int64)
-    pcell = np.empty(nn, np.int64)
-    depth = np.empty(nn, np.int64)
-    pot = np.empty(nn)
-    queue = np.empty(nn, np.int64)
-    path_cells = np.empty(nn, np.int64)
-    side = np.empty(nn, np.int64)
     tol = 1e-13 * max(cmax, 1e-300)
     block = max(32, int(np.sqrt(m * n)))
     start = 0
@@ -477,34 +564,126 @@ def transport_sinkhorn(a, b, C, m, n, epsilon, tol, max_iter, f, g, rows, cols):
 
 
 @njit(cache=True, nogil=True)
-def weighted_ollivier_range(indptr, indices, weights, nbr_mass, self_mass, twin, start, stop, solver,
-                            epsilon, tol, max_iter, zero_below, budget, out_kappa, out_dist, out_err, out_ok):
-    """Curvature 1 - W1(mu_x, mu_y) / d(x, y) of every edge owned by x in [start, stop), written to both
-    CSR entries.  mu_x puts self_mass[x] on x and nbr_mass[p] on the neighbour of entry p; the ground
-    cost is the weighted shortest-path length.  An edge with d(x, y) < zero_below gets 0 (GRC's rule)."""
+def _owns(indptr, x, y):
+    """Edge x-y is owned by the end with the smaller (degree, id): hubs own few edges."""
+    dx = indptr[x + 1] - indptr[x]
+    dy = indptr[y + 1] - indptr[y]
+    return dy > dx or (dy == dx and y > x)
+
+
+@njit(cache=True, nogil=True)
+def plan_groups(indptr, indices, owners, budget, entries, entry_row, group_ptr):
+    """Split the owned CSR entries, taken owner by owner in the order `owners` (a locality order), into
+    consecutive groups whose cost matrices ((deg x + 1) x (deg y + 1) per edge x-y) fit `budget` entries
+    together; an edge larger than the budget is a group of its own.  Fills entries[:n_owned] (CSR
+    positions), entry_row (their owner x) and group_ptr[:n_groups + 1]; returns (n_owned, n_groups).
+    Topology only: the Ricci flow plans once for all its steps."""
+    n_e = 0
+    n_g = 0
+    cells = 0
+    group_ptr[0] = 0
+    for i in range(owners.shape[0]):
+        x = owners[i]
+        size_x = indptr[x + 1] - indptr[x] + 1
+        for p in range(indptr[x], indptr[x + 1]):
+            y = indices[p]
+            if not _owns(indptr, x, y):
+                continue
+            size = size_x * (indptr[y + 1] - indptr[y] + 1)
+            if n_e > group_ptr[n_g] and cells + size > budget:
+                n_g += 1
+                group_ptr[n_g] = n_e
+                cells = 0
+            cells += size
+            entries[n_e] = p
+            entry_row[n_e] = x
+            n_e += 1
+    if n_e > group_ptr[n_g]:
+        n_g += 1
+        group_ptr[n_g] = n_e
+    return n_e, n_g
+
+
+@njit(cache=True, nogil=True)
+def build_group(indptr, indices, entries, entry_row, e0, e1, stamp, smark, slist, omark, ofirst, olast, eoff):
+    """Index group entries[e0:e1] (marks carry `stamp`, unique per group): slist lists its sources (the
+    N[x] of its owners), ofirst/olast give each owner's run of group edges, eoff[e - e0] the offset of
+    edge e's (deg x + 1) x (deg y + 1) cost matrix (rows x then x's neighbours, columns y then y's).
+    Returns (n_sources, total cost entries)."""
+    n_s = 0
+    cells = 0
+    for e in range(e0, e1):
+        x = entry_row[e]
+        y = indices[entries[e]]
+        if omark[x] != stamp:
+            omark[x] = stamp
+            ofirst[x] = e
+            for q in range(indptr[x] - 1, indptr[x + 1]):
+                u = x if q < indptr[x] else indices[q]
+                if smark[u] != stamp:
+                    smark[u] = stamp
+                    slist[n_s] = u
+                    n_s += 1
+        olast[x] = e + 1
+        eoff[e - e0] = cells
+        cells += (indptr[x + 1] - indptr[x] + 1) * (indptr[y + 1] - indptr[y] + 1)
+    eoff[e1 - e0] = cells
+    return n_s, cells
+
+
+@njit(cache=True, nogil=True)
+def group_searches(indptr, indices, weights, twin, entries, slist, omark, ofirst, olast, stamp, e0, eoff, s0, s1,
+                   costs, need, seen, dist, hnode, hkey, hpos):
+    """One Dijkstra per group source u = slist[s], s in [s0, s1), to exactly the targets u's problems need
+    (N[y] for every group edge x-y with x in N[u]); then u's row of each of those edges' cost matrices
+    is written from it.  need/seen are this thread's stamps; s + 1 is unique per search within one
+    scratch.  Rows of different sources never overlap, so threads may split the sources."""
+    for s in range(s0, s1):
+        u = slist[s]
+        mark = s + 1
+        count = 0
+        for q in range(indptr[u] - 1, indptr[u + 1]):
+            x = u if q < indptr[u] else indices[q]
+            if omark[x] != stamp:
+                continue
+            for e in range(ofirst[x], olast[x]):
+                y = indices[entries[e]]
+                for r in range(indptr[y] - 1, indptr[y + 1]):
+                    v = y if r < indptr[y] else indices[r]
+                    if need[v] != mark:
+                        need[v] = mark
+                        count += 1
+        search_to_targets(indptr, indices, weights, u, need, mark, count, dist, seen, hnode, hkey, hpos)
+        for q in range(indptr[u] - 1, indptr[u + 1]):
+            x = u if q < indptr[u] else indices[q]
+            if omark[x] != stamp:
+                continue
+            row = 0 if q < indptr[u] else twin[q] - indptr[x] + 1  # u's place in N[x]
+            for e in range(ofirst[x], olast[x]):
+                y = indices[entries[e]]
+                width = indptr[y + 1] - indptr[y] + 1
+                at = eoff[e - e0] + row * width
+                costs[at] = dist[y] if seen[y] == mark else np.inf
+                for r in range(indptr[y], indptr[y + 1]):
+                    v = indices[r]
+                    costs[at + 1 + r - indptr[y]] = dist[v] if seen[v] == mark else np.inf
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def group_transport(indptr, indices, nbr_mass, self_mass, twin, entries, entry_row, e0, eoff, costs, a0, a1,
+                    solver, epsilon, tol, max_iter, zero_below, max_deg, out_kappa, out_dist, out_err, out_ok):
+    """Curvature 1 - W1(mu_x, mu_y) / d(x, y) of the group edges entries[e0 + a0:e0 + a1] from their cost
+    matrices in costs (see build_group), written to both CSR entries.  mu_x puts self_mass[x] on x and
+    nbr_mass[p] on the neighbour of entry p.  An edge with d(x, y) < zero_below gets 0 (GRC's rule)."""
     n_nodes = indptr.shape[0] - 1
-    dist = np.empty(n_nodes)
-    seen = np.zeros(n_nodes, np.int64)
-    hnode = np.empty(n_nodes, np.int32)
-    hkey = np.empty(n_nodes)
-    hpos = np.full(n_nodes, -1, np.int32)
-    tstamp = np.zeros(n_nodes, np.int64)
-    tpos = np.zeros(n_nodes, np.int32)
+    cap = max_deg + 1
     mstamp = np.zeros(n_nodes, np.int64)
     mval = np.zeros(n_nodes)
-    dstamp = 0
-    stamp = 0
-    max_deg = 0
-    for v in range(n_nodes):
-        d = indptr[v + 1] - indptr[v]
-        if d > max_deg:
-            max_deg = d
-    cap = max_deg + 1
     a = np.empty(cap)
     b = np.empty(cap)
     a_row = np.empty(cap, np.int64)
     b_col = np.empty(cap, np.int64)
-    b_node = np.empty(cap, np.int64)
     pot = np.empty(2 * cap)
     sdist = np.empty(2 * cap)
     parent = np.empty(2 * cap, np.int64)
@@ -513,127 +692,81 @@ def weighted_ollivier_range(indptr, indices, weights, nbr_mass, self_mass, twin,
     g = np.empty(cap)
     rows = np.empty(cap)
     cols = np.empty(cap)
-    cost = np.empty(16)
-    flow = np.empty(16)
-    block = np.empty(16)
-    targets = np.empty(n_nodes, np.int64)
-    for x in range(start, stop):
-        deg_x = indptr[x + 1] - indptr[x]
-        n_src = deg_x + 1
-        p = indptr[x]
-        while p < indptr[x + 1]:
-            # a batch of owned edges x-y whose target union fits the budget
-            stamp += 1
-            n_t = 0
-            first = p
-            while p < indptr[x + 1]:
-                y = indices[p]
-                deg_y = indptr[y + 1] - indptr[y]
-                if deg_y < deg_x or (deg_y == deg_x and y < x):
-                    p += 1
-                    continue
-                extra = 0
-                if tstamp[y] != stamp:
-                    extra += 1
-                for q in range(indptr[y], indptr[y + 1]):
-                    if tstamp[indices[q]] != stamp:
-                        extra += 1
-                if n_t > 0 and (n_t + extra) * n_src > budget:
-                    break
-                if tstamp[y] != stamp:
-                    tstamp[y] = stamp
-                    tpos[y] = n_t
-                    targets[n_t] = y
-                    n_t += 1
-                for q in range(indptr[y], indptr[y + 1]):
-                    z = indices[q]
-                    if tstamp[z] != stamp:
-                        tstamp[z] = stamp
-                        tpos[z] = n_t
-                        targets[n_t] = z
-                        n_t += 1
-                p += 1
-            last = p
-            if n_t == 0:
-                continue
-            if block.shape[0] < n_src * n_t:
-                block = np.empty(max(n_src * n_t, 2 * block.shape[0]))
-            for s in range(n_src):
-                source = x if s == 0 else indices[indptr[x] + s - 1]
-                dstamp += 1
-                bounded_dijkstra(indptr, indices, weights, source, tstamp, stamp, tpos, n_t,
-                                 block[s * n_t:(s + 1) * n_t], dist, seen, dstamp, hnode, hkey, hpos)
-            for e in range(first, last):
-                y = indices[e]
-                deg_y = indptr[y + 1] - indptr[y]
-                if deg_y < deg_x or (deg_y == deg_x and y < x):
-                    continue
-                dxy = block[tpos[y]]  # row 0 is the source x
-                if dxy < zero_below:
-                    out_kappa[e] = 0.0
-                    out_kappa[twin[e]] = 0.0
-                    out_dist[e] = dxy
-                    out_dist[twin[e]] = dxy
-                    out_err[e] = 0.0
-                    out_err[twin[e]] = 0.0
-                    out_ok[e] = 1
-                    out_ok[twin[e]] = 1
-                    continue
-                # mu_y on N[y]; mass shared with mu_x stays in place at no cost (W1 depends on mu_x - mu_y)
-                ms = dstamp + 1  # a stamp no earlier edge used
-                dstamp += 1
-                mstamp[y] = ms
-                mval[y] = self_mass[y]
-                for q in range(indptr[y], indptr[y + 1]):
-                    mstamp[indices[q]] = ms
-                    mval[indices[q]] = nbr_mass[q]
-                m = 0
-                for s in range(n_src):
-                    node = x if s == 0 else indices[indptr[x] + s - 1]
-                    mass = self_mass[x] if s == 0 else nbr_mass[indptr[x] + s - 1]
-                    if mstamp[node] == ms:
-                        shared = min(mass, mval[node])
-                        mass -= shared
-                        mval[node] -= shared
-                    if mass > 0.0:
-                        a[m] = mass
-                        a_row[m] = s
-                        m += 1
-                n = 0
-                for q in range(indptr[y] - 1, indptr[y + 1]):
-                    node = y if q < indptr[y] else indices[q]
-                    if mval[node] > 0.0:
-                        b[n] = mval[node]
-                        b_col[n] = tpos[node]
-                        b_node[n] = node
-                        n += 1
-                    mval[node] = 0.0
-                value = 0.0
-                err = 0.0
-                ok = 1
-                if m > 0 and n > 0:
-                    if cost.shape[0] < m * n:
-                        cost = np.empty(max(m * n, 2 * cost.shape[0]))
-                        flow = np.empty(cost.shape[0])
-                    for i in range(m):
-                        base = a_row[i] * n_t
-                        for j in range(n):
-                            cost[i * n + j] = block[base + b_col[j]] / dxy
-                    if solver == EXACT:
-                        value, pivots = transport_simplex(a, b, cost, m, n, 50 * (m + n) * (m + n) + 1000)
-                        if pivots < 0:
-                            value = transport_exact(a, b, cost, m, n, flow, pot, sdist, parent, done)
-                    else:
-                        value, err, conv = transport_sinkhorn(a, b, cost, m, n, epsilon, tol, max_iter, f, g,
-                                                              rows, cols)
-                        ok = 1 if conv else 0
-                kappa = 1.0 - value
-                out_kappa[e] = kappa
-                out_kappa[twin[e]] = kappa
-                out_dist[e] = dxy
-                out_dist[twin[e]] = dxy
-                out_err[e] = err
-                out_err[twin[e]] = err
-                out_ok[e] = ok
-                out_ok[twin[e]] = ok
+    cost = np.empty(64)
+    flow = np.empty(64)
+    ints, floats, flags, adj, order = simplex_scratch(2 * cap, 64)
+    for k in range(a0, a1):
+        e = e0 + k
+        p = entries[e]
+        x = entry_row[e]
+        y = indices[p]
+        width = indptr[y + 1] - indptr[y] + 1
+        at = eoff[k]
+        dxy = costs[at]  # row x, column y
+        if dxy < zero_below:
+            out_kappa[p] = 0.0
+            out_kappa[twin[p]] = 0.0
+            out_dist[p] = dxy
+            out_dist[twin[p]] = dxy
+            out_err[p] = 0.0
+            out_err[twin[p]] = 0.0
+            out_ok[p] = 1
+            out_ok[twin[p]] = 1
+            continue
+        # mu_y on N[y]; mass shared with mu_x stays in place at no cost (W1 depends on mu_x - mu_y)
+        ms = e + 1
+        mstamp[y] = ms
+        mval[y] = self_mass[y]
+        for q in range(indptr[y], indptr[y + 1]):
+            mstamp[indices[q]] = ms
+            mval[indices[q]] = nbr_mass[q]
+        m = 0
+        for q in range(indptr[x] - 1, indptr[x + 1]):
+            node = x if q < indptr[x] else indices[q]
+            mass = self_mass[x] if q < indptr[x] else nbr_mass[q]
+            if mstamp[node] == ms:
+                shared = min(mass, mval[node])
+                mass -= shared
+                mval[node] -= shared
+            if mass > 0.0:
+                a[m] = mass
+                a_row[m] = at + (q - indptr[x] + 1) * width
+                m += 1
+        n = 0
+        for q in range(indptr[y] - 1, indptr[y + 1]):
+            node = y if q < indptr[y] else indices[q]
+            if mval[node] > 0.0:
+                b[n] = mval[node]
+                b_col[n] = q - indptr[y] + 1
+                n += 1
+            mval[node] = 0.0
+        value = 0.0
+        err = 0.0
+        ok = 1
+        if m > 0 and n > 0:
+            if cost.shape[0] < m * n:
+                cost = np.empty(max(m * n, 2 * cost.shape[0]))
+                flow = np.empty(cost.shape[0])
+                order = np.empty(cost.shape[0], np.int64)
+            for i in range(m):
+                base = a_row[i]
+                for j in range(n):
+                    cost[i * n + j] = costs[base + b_col[j]] / dxy
+            if solver == EXACT:
+                value, pivots = simplex_core(a, b, cost, m, n, 50 * (m + n) * (m + n) + 1000, ints, floats, flags,
+                                             adj, order)
+                if pivots < 0:
+                    value = transport_exact(a, b, cost, m, n, flow, pot, sdist, parent, done)
+            else:
+                value, err, conv = transport_sinkhorn(a, b, cost, m, n, epsilon, tol, max_iter, f, g, rows, cols)
+                ok = 1 if conv else 0
+        kappa = 1.0 - value
+        out_kappa[p] = kappa
+        out_kappa[twin[p]] = kappa
+        out_dist[p] = dxy
+        out_dist[twin[p]] = dxy
+        out_err[p] = err
+        out_err[twin[p]] = err
+        out_ok[p] = ok
+        out_ok[twin[p]] = ok
     return 0
