@@ -211,90 +211,66 @@ def transport_exact(a, b, C, m, n, flow, pot, dist, parent, done):
 
 
 @njit(cache=True, nogil=True)
-def _before(C, p, q):
-    """Cell p comes before cell q: smaller cost, ties by position (the order of a stable sort)."""
-    return C[p] < C[q] or (C[p] == C[q] and p < q)
+def _close(i, j, supply, row_on, col_on, rows_left, cols_left):
+    """After shipping on cell (i, j), close exactly one line: the row when its supply is used up (unless
+    it is the last row), else the column.  Returns (rows_left, cols_left).  One line per cell keeps the
+    m + n - 1 cells a spanning tree, degenerate ones included."""
+    if (supply[i] <= 0.0 and rows_left > 1) or cols_left == 1:
+        row_on[i] = False
+        return rows_left - 1, cols_left
+    col_on[j] = False
+    return rows_left, cols_left - 1
 
 
 @njit(cache=True, nogil=True)
-def sort_cells(C, size, order, stack):
-    """order[:size] = the cells 0..size-1 by ascending C, ties by position: exactly a stable argsort, but
-    without its allocations (numba's mergesort argsort took ~10 us on 120 cells, more than the pivots).
-    Quicksort with median-of-three pivots and insertion sort below 16 cells; stack holds >= 128 bounds."""
-    for t in range(size):
-        order[t] = t
-    top = 0
-    stack[0] = 0
-    stack[1] = size - 1
-    top = 2
-    while top > 0:
-        top -= 2
-        lo = stack[top]
-        hi = stack[top + 1]
-        while hi - lo >= 16:
-            mid = (lo + hi) >> 1
-            if _before(C, order[mid], order[lo]):
-                order[mid], order[lo] = order[lo], order[mid]
-            if _before(C, order[hi], order[lo]):
-                order[hi], order[lo] = order[lo], order[hi]
-            if _before(C, order[hi], order[mid]):
-                order[hi], order[mid] = order[mid], order[hi]
-            pivot = order[mid]
-            i = lo
-            j = hi
-            while i <= j:
-                while _before(C, order[i], pivot):
-                    i += 1
-                while _before(C, pivot, order[j]):
-                    j -= 1
-                if i <= j:
-                    order[i], order[j] = order[j], order[i]
-                    i += 1
-                    j -= 1
-            # recurse into the smaller side first (pushed last) so the stack stays O(log size)
-            if j - lo < hi - i:
-                stack[top] = i
-                stack[top + 1] = hi
-                top += 2
-                hi = j
-            else:
-                stack[top] = lo
-                stack[top + 1] = j
-                top += 2
-                lo = i
-        for t in range(lo + 1, hi + 1):
-            v = order[t]
-            s = t - 1
-            while s >= lo and _before(C, v, order[s]):
-                order[s + 1] = order[s]
-                s -= 1
-            order[s + 1] = v
+def _row_minimum_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf):
+    """Initial basis by the row-minimum rule: the current row ships to its cheapest open column.  No
+    sort: m + n - 1 scans of one row (numba's argsort took ~6 us on 120 cells, more than the pivots)."""
+    rows_left = m
+    cols_left = n
+    i = 0
+    for k in range(m + n - 1):
+        while not row_on[i]:
+            i += 1
+        best = np.inf
+        j = -1
+        base = i * n
+        for c in range(n):
+            if col_on[c] and (j < 0 or C[base + c] < best):
+                best = C[base + c]
+                j = c
+        q = min(supply[i], demand[j])
+        cr[k] = i
+        cc[k] = j
+        cf[k] = q
+        supply[i] -= q
+        demand[j] -= q
+        rows_left, cols_left = _close(i, j, supply, row_on, col_on, rows_left, cols_left)
 
 
 @njit(cache=True, nogil=True)
-def simplex_scratch(cap_nodes, cap_cells):
-    """Work arrays for `simplex_core` with m + n <= cap_nodes and m * n <= cap_cells."""
+def simplex_scratch(cap_nodes):
+    """Work arrays for `simplex_core` with m + n <= cap_nodes."""
     ints = np.empty((10, cap_nodes + 1), np.int64)
     floats = np.empty((4, cap_nodes + 1))
     flags = np.empty((2, cap_nodes + 1), np.bool_)
-    # adjacency of the basis tree (2 (m + n - 1) slots), then the sort's stack (2 log2(m n) <= 128)
-    adj = np.empty(2 * cap_nodes + 128, np.int64)
-    return ints, floats, flags, adj, np.empty(max(cap_cells, 1), np.int64)
+    adj = np.empty(2 * cap_nodes, np.int64)  # adjacency lists of the basis tree, 2 (m + n - 1) slots
+    return ints, floats, flags, adj
 
 
 @njit(cache=True, nogil=True)
 def transport_simplex(a, b, C, m, n, max_pivots):
-    """The same problem by the transportation (network) simplex: a least-cost-first basic solution (a
+    """The same problem by the transportation (network) simplex: a row-minimum basic solution (a
     spanning tree of m + n - 1 cells, degenerate cells included), then pivots on the most negative
     reduced cost of a rotating block of cells until no reduced cost is below -1e-13 x the largest cost.
     Returns (cost, pivots), pivots = -1 when max_pivots was reached (the caller then falls back to
     `transport_exact`, which cannot cycle)."""
-    ints, floats, flags, adj, order = simplex_scratch(m + n, m * n)
-    return simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj, order)
+    ints, floats, flags, adj = simplex_scratch(m + n)
+    return simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj)
 
 
 @njit(cache=True, nogil=True)
-def simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj, order):
+def simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj):
     """`transport_simplex` on caller-owned scratch (`simplex_scratch`), so that a loop over many small
     problems allocates nothing."""
     nn = m + n
@@ -321,35 +297,12 @@ def simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj, order):
     for j in range(n):
         demand[j] = b[j]
         col_on[j] = True
-    rows_left = m
-    cols_left = n
-    sort_cells(C, m * n, order, adj[2 * (ints.shape[1] - 1):])
-    k = 0
     cmax = 0.0
     for p in range(m * n):
         if C[p] > cmax:
             cmax = C[p]
-    for t in range(m * n):
-        if k == k_cells:
-            break
-        p = order[t]
-        i = p // n
-        j = p - i * n
-        if not row_on[i] or not col_on[j]:
-            continue
-        q = min(supply[i], demand[j])
-        cr[k] = i
-        cc[k] = j
-        cf[k] = q
-        k += 1
-        supply[i] -= q
-        demand[j] -= q
-        if (supply[i] <= 0.0 and rows_left > 1) or cols_left == 1:
-            row_on[i] = False
-            rows_left -= 1
-        else:
-            col_on[j] = False
-            cols_left -= 1
+    # Vogel's approximation halved the pivots on the k-NN graph's problems but cost as much as it saved
+    _row_minimum_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf)
     tol = 1e-13 * max(cmax, 1e-300)
     block = max(32, int(np.sqrt(m * n)))
     start = 0
@@ -395,18 +348,24 @@ def simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj, order):
         best = -tol
         enter = -1
         scanned = 0
+        p = start
+        i = start // n  # one division per pivot; the scan steps (i, j) along with p
+        j = start - i * n
         while scanned < m * n:
             stop = min(scanned + block, m * n)
             for t in range(scanned, stop):
-                p = start + t
-                if p >= m * n:
-                    p -= m * n
-                i = p // n
-                j = p - i * n
                 r = C[p] - pot[i] - pot[m + j]
                 if r < best:
                     best = r
                     enter = p
+                p += 1
+                j += 1
+                if j == n:
+                    j = 0
+                    i += 1
+                    if p == m * n:
+                        p = 0
+                        i = 0
             scanned = stop
             if enter >= 0:
                 break
@@ -694,7 +653,7 @@ def group_transport(indptr, indices, nbr_mass, self_mass, twin, entries, entry_r
     cols = np.empty(cap)
     cost = np.empty(64)
     flow = np.empty(64)
-    ints, floats, flags, adj, order = simplex_scratch(2 * cap, 64)
+    ints, floats, flags, adj = simplex_scratch(2 * cap)
     for k in range(a0, a1):
         e = e0 + k
         p = entries[e]
@@ -747,14 +706,13 @@ def group_transport(indptr, indices, nbr_mass, self_mass, twin, entries, entry_r
             if cost.shape[0] < m * n:
                 cost = np.empty(max(m * n, 2 * cost.shape[0]))
                 flow = np.empty(cost.shape[0])
-                order = np.empty(cost.shape[0], np.int64)
             for i in range(m):
                 base = a_row[i]
                 for j in range(n):
                     cost[i * n + j] = costs[base + b_col[j]] / dxy
             if solver == EXACT:
                 value, pivots = simplex_core(a, b, cost, m, n, 50 * (m + n) * (m + n) + 1000, ints, floats, flags,
-                                             adj, order)
+                                             adj)
                 if pivots < 0:
                     value = transport_exact(a, b, cost, m, n, flow, pot, sdist, parent, done)
             else:
