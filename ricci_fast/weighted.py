@@ -107,8 +107,8 @@ def neighbour_masses(graph: Graph, alpha: float, mass: str = "uniform", base: fl
         if not isinstance(exp_power, numbers.Real):
             raise TypeError(f"exp_power must be a number, got {exp_power!r}.")
         raw = np.power(float(base), -np.power(lengths, float(exp_power)))
-        sums = np.add.reduceat(raw, graph.indptr[:-1]) if raw.size else np.zeros(graph.n_nodes)
-        sums = np.where(degrees > 0, sums, 0.0)
+        # bincount, not add.reduceat: reduceat fails when the last nodes are isolated (offset == length)
+        sums = np.bincount(rows, weights=raw, minlength=graph.n_nodes)
         small = sums[rows] <= GRC_EPSILON
         with np.errstate(divide="ignore", invalid="ignore"):
             nbr = np.where(small, uniform[rows], (1.0 - alpha) * raw / sums[rows])
