@@ -251,7 +251,7 @@ def _row_minimum_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf):
 @njit(cache=True, nogil=True)
 def simplex_scratch(cap_nodes):
     """Work arrays for `simplex_core` with m + n <= cap_nodes."""
-    ints = np.empty((10, cap_nodes + 1), np.int64)
+    ints = np.empty((13, cap_nodes + 1), np.int64)
     floats = np.empty((4, cap_nodes + 1))
     flags = np.empty((2, cap_nodes + 1), np.bool_)
     adj = np.empty(2 * cap_nodes, np.int64)  # adjacency lists of the basis tree, 2 (m + n - 1) slots
@@ -285,6 +285,9 @@ def simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj):
     queue = ints[7]
     side = ints[8]
     path_cells = ints[9]
+    nodes_j = ints[10]
+    nodes_i = ints[11]
+    state = ints[12]
     cf = floats[0]
     supply = floats[1]
     demand = floats[2]
@@ -307,43 +310,44 @@ def simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj):
     block = max(32, int(np.sqrt(m * n)))
     start = 0
     pivots = 0
+    # adjacency of the first basis tree, then potentials u_i + v_j = C_ij along it from node 0; each pivot
+    # then updates parents, depths and potentials of the re-hung subtree only
+    for v in range(nn + 1):
+        head[v] = 0
+    for c in range(k_cells):
+        head[cr[c] + 1] += 1
+        head[m + cc[c] + 1] += 1
+    for v in range(nn):
+        head[v + 1] += head[v]
+        fill[v] = head[v]
+    for c in range(k_cells):
+        adj[fill[cr[c]]] = c
+        fill[cr[c]] += 1
+        adj[fill[m + cc[c]]] = c
+        fill[m + cc[c]] += 1
+    for v in range(nn):
+        depth[v] = -1
+    depth[0] = 0
+    parent[0] = -1
+    pcell[0] = -1
+    pot[0] = 0.0
+    queue[0] = 0
+    qh = 0
+    qt = 1
+    while qh < qt:
+        v = queue[qh]
+        qh += 1
+        for e in range(head[v], head[v + 1]):
+            c = adj[e]
+            w = m + cc[c] if v < m else cr[c]
+            if depth[w] < 0:
+                depth[w] = depth[v] + 1
+                parent[w] = v
+                pcell[w] = c
+                pot[w] = C[cr[c] * n + cc[c]] - pot[v]
+                queue[qt] = w
+                qt += 1
     while True:
-        # adjacency of the basis tree, then potentials u_i + v_j = C_ij along it from node 0
-        for v in range(nn + 1):
-            head[v] = 0
-        for c in range(k_cells):
-            head[cr[c] + 1] += 1
-            head[m + cc[c] + 1] += 1
-        for v in range(nn):
-            head[v + 1] += head[v]
-            fill[v] = head[v]
-        for c in range(k_cells):
-            adj[fill[cr[c]]] = c
-            fill[cr[c]] += 1
-            adj[fill[m + cc[c]]] = c
-            fill[m + cc[c]] += 1
-        for v in range(nn):
-            depth[v] = -1
-        depth[0] = 0
-        parent[0] = -1
-        pcell[0] = -1
-        pot[0] = 0.0
-        queue[0] = 0
-        qh = 0
-        qt = 1
-        while qh < qt:
-            v = queue[qh]
-            qh += 1
-            for e in range(head[v], head[v + 1]):
-                c = adj[e]
-                w = m + cc[c] if v < m else cr[c]
-                if depth[w] < 0:
-                    depth[w] = depth[v] + 1
-                    parent[w] = v
-                    pcell[w] = c
-                    pot[w] = C[cr[c] * n + cc[c]] - pot[v]
-                    queue[qt] = w
-                    qt += 1
         # pricing over rotating blocks
         best = -tol
         enter = -1
@@ -386,17 +390,21 @@ def simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj):
         nb = 0
         while depth[x] > depth[y]:
             path_cells[na] = pcell[x]
+            nodes_j[na] = x
             na += 1
             x = parent[x]
         while depth[y] > depth[x]:
             side[nb] = pcell[y]
+            nodes_i[nb] = y
             nb += 1
             y = parent[y]
         while x != y:
             path_cells[na] = pcell[x]
+            nodes_j[na] = x
             na += 1
             x = parent[x]
             side[nb] = pcell[y]
+            nodes_i[nb] = y
             nb += 1
             y = parent[y]
         for t in range(nb):
@@ -405,17 +413,82 @@ def simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj):
         # cells at even positions from J lose theta, odd ones gain it
         theta = np.inf
         leave = -1
+        leave_t = -1
         for t in range(0, total, 2):
             c = path_cells[t]
             if cf[c] < theta:
                 theta = cf[c]
                 leave = c
+                leave_t = t
         for t in range(total):
             c = path_cells[t]
             if t % 2 == 0:
                 cf[c] -= theta
             else:
                 cf[c] += theta
+        # the leaving cell cuts off the subtree below `child`; it holds J when the cell lies on J's side
+        if leave_t < na:
+            child = nodes_j[leave_t]
+            e_in = m + ej
+            e_out = ei
+            shift = -best  # rows of the subtree gain -r, its columns r: then u_I + v_J = C_IJ
+        else:
+            child = nodes_i[nb - 1 - (leave_t - na)]
+            e_in = ei
+            e_out = m + ej
+            shift = best
+        # membership of the cut-off subtree (1) or not (2), by walks up the old parents, memoised
+        for v in range(nn):
+            state[v] = 0
+        state[child] = 1
+        state[0] = 2  # the root: child is never the root, which has no parent cell
+        for v in range(nn):
+            if state[v] != 0:
+                continue
+            top = 0
+            u = v
+            while state[u] == 0:
+                queue[top] = u
+                top += 1
+                u = parent[u]
+            s = state[u]
+            for t in range(top):
+                state[queue[t]] = s
+        for v in range(nn):
+            if state[v] == 1:
+                if v < m:
+                    pot[v] += shift
+                else:
+                    pot[v] -= shift
+        # re-hang the subtree from e_in on the entering cell (which takes the leaving cell's slot)
+        v = e_in
+        prev = e_out
+        prev_cell = leave
+        while True:
+            nxt = parent[v]
+            nxt_cell = pcell[v]
+            parent[v] = prev
+            pcell[v] = prev_cell
+            if v == child:
+                break
+            prev = v
+            prev_cell = nxt_cell
+            v = nxt
+        # new depths inside the subtree, each from the first ancestor already placed
+        for v in range(nn):
+            if state[v] != 1:
+                continue
+            top = 0
+            u = v
+            while state[u] == 1:
+                queue[top] = u
+                top += 1
+                u = parent[u]
+            d = depth[u]
+            for t in range(top - 1, -1, -1):
+                d += 1
+                depth[queue[t]] = d
+                state[queue[t]] = 3
         cr[leave] = ei
         cc[leave] = ej
         cf[leave] = theta
