@@ -35,9 +35,11 @@ SINKHORN_EPSILON = 1e-2
 SINKHORN_TOL = 1e-6
 SINKHORN_MAX_ITER = 1000
 #: Ground-cost entries (float64) held at once: the (deg x + 1) x (deg y + 1) matrices of one group of
-#: edges, shared by all threads (32 MiB).  Larger groups repeat fewer searches (a node is searched once
-#: per group it is a source of); an edge whose matrix alone is larger is a group of its own.
-COST_BUDGET = 1 << 22
+#: edges, shared by all threads (64 MiB; allocated only as far as the largest group needs).  Larger
+#: groups repeat fewer searches (a node is searched once per group it is a source of: on the N = 20,000
+#: k-NN graph of bench/weighted.py 3.2 N searches with 16 MiB, 2.4 N with 32, 1.6 N with 64, 1.3 N with
+#: 128); an edge whose matrix alone is larger is a group of its own.  edge_plan(graph, budget) sets it.
+COST_BUDGET = 1 << 23
 
 
 @dataclass(eq=False)
