@@ -184,3 +184,20 @@ def test_masses_and_plan_cover_every_edge_once():
     nbr, own = neighbour_masses(g, 0.5, "grc")
     isolated = g.degrees == 0
     assert np.all(own[isolated] == 1.0) and np.all(own[~isolated] == 0.5)
+
+
+def test_thread_count_and_empty_graphs_do_not_change_or_break_anything():
+    from ricci_fast._parallel import num_threads
+
+    G = adversarial_graphs()["hub"]
+    g = Graph.from_networkx(G)
+    runs = []
+    for threads in (1, 2, 3):
+        with num_threads(threads):
+            runs.append(rf.weighted_ollivier_ricci(g, 0.5, mass="grc", plan=edge_plan(g, 150)).values)
+    assert all(np.array_equal(runs[0], other) for other in runs[1:])
+    empty = Graph.from_edges(np.zeros((0, 2), int), 3, weights=np.zeros(0))
+    assert rf.weighted_ollivier_ricci(empty).values.shape == (0,)
+    single = Graph.from_edges([(0, 1)], 2, weights=[2.5])
+    np.testing.assert_array_equal(rf.weighted_ollivier_ricci(single, 0.5, mass="grc").values, [1.0, 1.0])
+    np.testing.assert_array_equal(rf.weighted_ollivier_ricci(single, 0.0).values, [0.0, 0.0])
