@@ -3,13 +3,14 @@
 rounded plan.
 
 Edge x-y is owned by the end with the smaller (degree, id).  The owned edges, owner by owner in a locality
-order, are cut into groups (`plan_groups`) whose sources (the N[x] of their owners) times targets (the
-N[y] of their edges) fit one dense cost block of `budget` entries.  Per group, ONE Dijkstra per source u
-(`group_searches`) settles nodes only until every target that u's problems need is settled, however many
-of u's neighbours own edges in the group: a node is searched once per group it is a source of, not once
-per owner next to it (2E + N searches before).  Shortest paths may run anywhere in the graph.  Then every
-group edge's transport problem reads its costs from the block (`group_transport`).  Memory: O(edges) for
-the plan, the block (<= budget entries) and O(N) scratch per thread."""
+order, are cut into groups (`plan_groups`) whose cost matrices ((deg x + 1) x (deg y + 1) per edge) fit
+`budget` entries together.  Per group, ONE Dijkstra per source u (a node of some owner's N[x];
+`group_searches`) settles nodes only until every target that u's edges need (their N[y]) is settled,
+however many of u's neighbours own edges in the group, and writes u's rows of those matrices: a node is
+searched once per group it is a source of, not once per owner next to it (2E + N searches before).
+Shortest paths may run anywhere in the graph.  Then every group edge's transport problem reads its own
+contiguous matrix (`group_transport`).  Memory: O(edges) for the plan, <= budget cost entries (one edge
+over it gets a group of its own) and O(N) scratch per thread."""
 
 import numpy as np
 from numba import njit
