@@ -9,8 +9,9 @@
 
 Graphs: Barabasi-Albert (m=3) with lengths U(0.5, 2), a planted partition (blocks of 100, mean degree
 about 10, unit lengths), and the weighted k-NN graph (k=10, Euclidean lengths) of a random ReLU layer.
-Times are medians of --repeat runs after a warm-up; memory is the peak RSS above the start (GRC's worker
-processes included); GRC runs with as many processes as ricci_fast has threads.  Every edge must agree
+Times are medians of --repeat runs after a warm-up (wall time, and CPU time of all threads and worker
+processes, which a shared machine's load moves less); memory is the peak RSS above the start (GRC's
+worker processes included); GRC runs with as many processes as ricci_fast has threads.  Every edge must agree
 with GRC to 1e-9 (curvature) and, after the flow, to 1e-8 (lengths).
 """
 
@@ -18,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
+import time
 import warnings
 
 import networkx as nx
@@ -27,7 +30,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 
 import ricci_fast as rf  # noqa: E402
-from compare import measure, network_layers  # noqa: E402
+from compare import PeakMemory, network_layers  # noqa: E402
 from ricci_fast._parallel import get_num_threads  # noqa: E402
 
 
@@ -44,6 +47,23 @@ def make_graph(kind: str, n: int, seed: int = 0) -> rf.Graph:
         return rf.Graph.from_networkx(G, weight=None)
     X = network_layers(n, [50, 30], seed=seed)[1]
     return rf.knn_graph(X, 10, weighted=True)
+
+
+def measure(fn, repeat, children=False):
+    """(median wall time, peak memory of a separate first run, result, median CPU time) of `repeat` runs.
+    CPU time counts every thread, and with children=True the worker processes (reaped when GRC closes
+    its pool): on a shared machine it moves less with the load than wall time does."""
+    with PeakMemory(children=children) as mem:
+        fn()
+    walls, cpus, result = [], [], None
+    for _ in range(repeat):
+        before, start = os.times(), time.perf_counter()
+        result = fn()
+        walls.append(time.perf_counter() - start)
+        after = os.times()
+        cpus.append(sum(getattr(after, f) - getattr(before, f) for f in
+                        ("user", "system", "children_user", "children_system")))
+    return statistics.median(walls), mem.mib, result, statistics.median(cpus)
 
 
 def grc_networkx(graph: rf.Graph) -> nx.Graph:
@@ -76,6 +96,8 @@ def main(argv=None):
     parser.add_argument("--sizes", default="2000,20000")
     parser.add_argument("--grc-sizes", default="2000")
     parser.add_argument("--kinds", default="knn,planted_partition,barabasi_albert")
+    parser.add_argument("--large-kinds", default="knn,planted_partition",
+                        help="graphs at the sizes GRC does not run (the BA graph's searches settle most of it)")
     parser.add_argument("--sinkhorn", action="store_true", help="also time solver='sinkhorn' (slow on hubs)")
     parser.add_argument("--flow-iterations", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=1)
@@ -94,11 +116,14 @@ def main(argv=None):
     # warm-up: compile or load the kernels before timing
     rf.discrete_ricci_flow(make_graph("knn", 200), iterations=1)
     print(f"threads / GRC processes: {threads}; flow: {args.flow_iterations} iterations; times: median of "
-          f"{args.repeat}")
-    print("| graph | edges | what | ricci_fast | GRC | speed-up | peak memory ours / GRC | max diff |")
-    print("|---|---|---|---|---|---|---|---|")
+          f"{args.repeat}; load average at start {os.getloadavg()[0]:.1f}")
+    print("| graph | edges | what | ricci_fast | GRC | speed-up | CPU s ours / GRC (ratio) | peak memory ours / GRC "
+          "| max diff |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for n in sizes:
-        for kind in args.kinds.split(","):
+        kinds = args.kinds.split(",") if n in grc_sizes else [k for k in args.kinds.split(",")
+                                                              if k in args.large_kinds.split(",")]
+        for kind in kinds:
             graph = make_graph(kind, n)
             label = f"{kind} N={n}"
             ours = measure(lambda: rf.weighted_ollivier_ricci(graph, 0.5, mass="grc"), args.repeat)
@@ -109,28 +134,31 @@ def main(argv=None):
                                    args.repeat)
                 gap = float(np.abs(sink[2].values - ours[2].values).max())
             flow = measure(lambda: rf.discrete_ricci_flow(graph, iterations=args.flow_iterations), args.repeat)
-            cells = {"orc": ("-", "-", "-", "-"), "flow": ("-", "-", "-", "-")}
+            cells = {"orc": ("-", "-", "-", "-", f"{ours[3]:.2f} / -"), "flow": ("-", "-", "-", "-", f"{flow[3]:.2f} / -")}
             if n in grc_sizes:
                 G = grc_networkx(graph)
                 theirs = measure(lambda: grc_curvature(G, threads), args.repeat, children=True)
                 diff = worst(graph, ours[2].values, theirs[2], "ricciCurvature")
                 assert diff < 1e-9, f"GRC disagrees by {diff}"
                 cells["orc"] = (f"{theirs[0]:.2f} s", f"{theirs[0] / ours[0]:.0f}x",
-                                f"{theirs[1]:.0f} MiB", f"{diff:.1e}")
+                                f"{theirs[1]:.0f} MiB", f"{diff:.1e}",
+                                f"{ours[3]:.2f} / {theirs[3]:.2f} ({theirs[3] / max(ours[3], 1e-9):.0f}x)")
                 theirs = measure(lambda: grc_flow(G, threads, args.flow_iterations), args.repeat, children=True)
                 diff = worst(flow[2].graph, flow[2].graph.weights, theirs[2], "weight")
                 assert diff < 1e-8, f"GRC's flow disagrees by {diff}"
                 cells["flow"] = (f"{theirs[0]:.2f} s", f"{theirs[0] / flow[0]:.0f}x",
-                                 f"{theirs[1]:.0f} MiB", f"{diff:.1e}")
+                                 f"{theirs[1]:.0f} MiB", f"{diff:.1e}",
+                                 f"{flow[3]:.2f} / {theirs[3]:.2f} ({theirs[3] / max(flow[3], 1e-9):.0f}x)")
             c = cells["orc"]
-            print(f"| {label} | {graph.n_edges} | ORC exact | {ours[0]:.3f} s | {c[0]} | {c[1]} | "
+            print(f"| {label} | {graph.n_edges} | ORC exact | {ours[0]:.3f} s | {c[0]} | {c[1]} | {c[4]} | "
                   f"{ours[1]:.0f} MiB / {c[2]} | {c[3]} |")
             if args.sinkhorn:
-                print(f"| {label} | {graph.n_edges} | ORC Sinkhorn | {sink[0]:.3f} s | | | {sink[1]:.0f} MiB | "
-                      f"{gap:.1e} vs exact |")
+                print(f"| {label} | {graph.n_edges} | ORC Sinkhorn | {sink[0]:.3f} s | | | {sink[3]:.2f} / - | "
+                      f"{sink[1]:.0f} MiB | {gap:.1e} vs exact |")
             c = cells["flow"]
             print(f"| {label} | {graph.n_edges} | flow x{args.flow_iterations} | {flow[0]:.3f} s | {c[0]} | {c[1]} | "
-                  f"{flow[1]:.0f} MiB / {c[2]} | {c[3]} |", flush=True)
+                  f"{c[4]} | {flow[1]:.0f} MiB / {c[2]} | {c[3]} |", flush=True)
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

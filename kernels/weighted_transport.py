@@ -1,12 +1,16 @@
 """Weighted Ollivier-Ricci curvature: bounded Dijkstra ground costs, an exact float transport solver
-(successive shortest paths with potentials) and log-domain Sinkhorn with a feasible rounded plan.
+(network simplex, successive shortest paths as its fallback) and log-domain Sinkhorn with a feasible
+rounded plan.
 
-Work is split by "owner" nodes: edge x-y is owned by the end with the smaller (degree, id), so hubs own
-few edges and the Dijkstra searches start from the small side.  For an owner x, one Dijkstra from each
-node of the closed neighbourhood N[x] runs until every node of N[y] (for a batch of owned edges x-y) is
-settled: shortest paths may run anywhere in the graph, but no search goes past the farthest target, and
-all scratch is O(N) per thread plus one (deg x + 1) x |targets| cost block (capped by `budget`).
-"""
+Edge x-y is owned by the end with the smaller (degree, id).  The owned edges, owner by owner in a locality
+order, are cut into groups (`plan_groups`) whose cost matrices ((deg x + 1) x (deg y + 1) per edge) fit
+`budget` entries together.  Per group, ONE Dijkstra per source u (a node of some owner's N[x];
+`group_searches`) settles nodes only until every target that u's edges need (their N[y]) is settled,
+however many of u's neighbours own edges in the group, and writes u's rows of those matrices: a node is
+searched once per group it is a source of, not once per owner next to it (2E + N searches before).
+Shortest paths may run anywhere in the graph.  Then every group edge's transport problem reads its own
+contiguous matrix (`group_transport`).  Memory: O(edges) for the plan, <= budget cost entries (one edge
+over it gets a group of its own) and O(N) scratch per thread."""
 
 import numpy as np
 from numba import njit
@@ -68,14 +72,15 @@ def _heap_pop(hnode, hkey, hpos, size):
 
 
 @njit(cache=True, nogil=True)
-def bounded_dijkstra(indptr, indices, weights, source, tstamp, stamp, tpos, n_targets, row, dist, seen, dstamp,
-                     hnode, hkey, hpos):
-    """Shortest-path lengths from source to the nodes marked tstamp == stamp, written to row[tpos[v]];
-    stops as soon as all n_targets are settled.  Unreached targets stay inf."""
-    for t in range(n_targets):
-        row[t] = np.inf
+def search_to_targets(indptr, indices, weights, source, need, stamp, n_targets, dist, seen, hnode, hkey, hpos):
+    """Dijkstra from source that stops as soon as all n_targets nodes v with need[v] == stamp are settled:
+    no node farther than the farthest target is expanded.  Afterwards every target v has seen[v] ==
+    stamp and its exact length in dist[v], or seen[v] != stamp when it is unreachable.  Returns the
+    number of targets settled."""
+    if n_targets == 0:
+        return 0
     size = 0
-    seen[source] = dstamp
+    seen[source] = stamp
     dist[source] = 0.0
     size = _heap_push(hnode, hkey, hpos, size, source, 0.0)
     found = 0
@@ -83,16 +88,15 @@ def bounded_dijkstra(indptr, indices, weights, source, tstamp, stamp, tpos, n_ta
         v = hnode[0]
         dv = hkey[0]
         size = _heap_pop(hnode, hkey, hpos, size)
-        if tstamp[v] == stamp:
-            row[tpos[v]] = dv
+        if need[v] == stamp:
             found += 1
             if found == n_targets:
                 break
         for q in range(indptr[v], indptr[v + 1]):
             u = indices[q]
             nd = dv + weights[q]
-            if seen[u] != dstamp:
-                seen[u] = dstamp
+            if seen[u] != stamp:
+                seen[u] = stamp
                 dist[u] = nd
                 size = _heap_push(hnode, hkey, hpos, size, u, nd)
             elif nd < dist[u] and hpos[u] >= 0:
@@ -208,118 +212,165 @@ def transport_exact(a, b, C, m, n, flow, pot, dist, parent, done):
 
 
 @njit(cache=True, nogil=True)
-def transport_simplex(a, b, C, m, n, max_pivots):
-    """The same problem by the transportation (network) simplex: a least-cost-first basic solution (a
-    spanning tree of m + n - 1 cells, degenerate cells included), then pivots on the most negative
-    reduced cost of a rotating block of cells until no reduced cost is below -1e-13 x the largest cost.
-    Returns (cost, pivots), pivots = -1 when max_pivots was reached (the caller then falls back to
-    `transport_exact`, which cannot cycle)."""
-    nn = m + n
-    k_cells = nn - 1
-    cr = np.empty(k_cells, np.int64)
-    cc = np.empty(k_cells, np.int64)
-    cf = np.empty(k_cells)
-    supply = a[:m].copy()
-    demand = b[:n].copy()
-    row_on = np.ones(m, np.bool_)
-    col_on = np.ones(n, np.bool_)
+def _close(i, j, supply, row_on, col_on, rows_left, cols_left):
+    """After shipping on cell (i, j), close exactly one line: the row when its supply is used up (unless
+    it is the last row), else the column.  Returns (rows_left, cols_left).  One line per cell keeps the
+    m + n - 1 cells a spanning tree, degenerate ones included."""
+    if (supply[i] <= 0.0 and rows_left > 1) or cols_left == 1:
+        row_on[i] = False
+        return rows_left - 1, cols_left
+    col_on[j] = False
+    return rows_left, cols_left - 1
+
+
+@njit(cache=True, nogil=True)
+def _row_minimum_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf):
+    """Initial basis by the row-minimum rule: the current row ships to its cheapest open column.  No
+    sort: m + n - 1 scans of one row (numba's argsort took ~6 us on 120 cells, more than the pivots)."""
     rows_left = m
     cols_left = n
-    order = np.argsort(C[:m * n], kind="mergesort")
-    k = 0
-    cmax = 0.0
-    for p in range(m * n):
-        if C[p] > cmax:
-            cmax = C[p]
-    for t in range(m * n):
-        if k == k_cells:
-            break
-        p = order[t]
-        i = p // n
-        j = p - i * n
-        if not row_on[i] or not col_on[j]:
-            continue
+    i = 0
+    for k in range(m + n - 1):
+        while not row_on[i]:
+            i += 1
+        best = np.inf
+        j = -1
+        base = i * n
+        for c in range(n):
+            if col_on[c] and (j < 0 or C[base + c] < best):
+                best = C[base + c]
+                j = c
         q = min(supply[i], demand[j])
         cr[k] = i
         cc[k] = j
         cf[k] = q
-        k += 1
         supply[i] -= q
         demand[j] -= q
-        if (supply[i] <= 0.0 and rows_left > 1) or cols_left == 1:
-            row_on[i] = False
-            rows_left -= 1
-        else:
-            col_on[j] = False
-            cols_left -= 1
-    # tree scratch
-    head = np.empty(nn + 1, np.int64)
-    adj = np.empty(2 * k_cells, np.int64)
-    fill = np.empty(nn, np.int64)
-    parent = np.empty(nn, np.int64)
-    pcell = np.empty(nn, np.int64)
-    depth = np.empty(nn, np.int64)
-    pot = np.empty(nn)
-    queue = np.empty(nn, np.int64)
-    path_cells = np.empty(nn, np.int64)
-    side = np.empty(nn, np.int64)
+        rows_left, cols_left = _close(i, j, supply, row_on, col_on, rows_left, cols_left)
+
+
+@njit(cache=True, nogil=True)
+def simplex_scratch(cap_nodes):
+    """Work arrays for `simplex_core` with m + n <= cap_nodes."""
+    ints = np.empty((13, cap_nodes + 1), np.int64)
+    floats = np.empty((4, cap_nodes + 1))
+    flags = np.empty((2, cap_nodes + 1), np.bool_)
+    adj = np.empty(2 * cap_nodes, np.int64)  # adjacency lists of the basis tree, 2 (m + n - 1) slots
+    return ints, floats, flags, adj
+
+
+@njit(cache=True, nogil=True)
+def transport_simplex(a, b, C, m, n, max_pivots):
+    """The same problem by the transportation (network) simplex: a row-minimum basic solution (a
+    spanning tree of m + n - 1 cells, degenerate cells included), then pivots on the most negative
+    reduced cost of a rotating block of cells until no reduced cost is below -1e-13 x the largest cost.
+    Returns (cost, pivots), pivots = -1 when max_pivots was reached (the caller then falls back to
+    `transport_exact`, which cannot cycle)."""
+    ints, floats, flags, adj = simplex_scratch(m + n)
+    return simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj)
+
+
+@njit(cache=True, nogil=True)
+def simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj):
+    """`transport_simplex` on caller-owned scratch (`simplex_scratch`), so that a loop over many small
+    problems allocates nothing."""
+    nn = m + n
+    k_cells = nn - 1
+    cr = ints[0]
+    cc = ints[1]
+    head = ints[2]
+    fill = ints[3]
+    parent = ints[4]
+    pcell = ints[5]
+    depth = ints[6]
+    queue = ints[7]
+    side = ints[8]
+    path_cells = ints[9]
+    nodes_j = ints[10]
+    nodes_i = ints[11]
+    state = ints[12]
+    cf = floats[0]
+    supply = floats[1]
+    demand = floats[2]
+    pot = floats[3]
+    row_on = flags[0]
+    col_on = flags[1]
+    for i in range(m):
+        supply[i] = a[i]
+        row_on[i] = True
+    for j in range(n):
+        demand[j] = b[j]
+        col_on[j] = True
+    cmax = 0.0
+    for p in range(m * n):
+        if C[p] > cmax:
+            cmax = C[p]
+    # Vogel's approximation halved the pivots on the k-NN graph's problems but cost as much as it saved
+    _row_minimum_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf)
     tol = 1e-13 * max(cmax, 1e-300)
     block = max(32, int(np.sqrt(m * n)))
     start = 0
     pivots = 0
+    # adjacency of the first basis tree, then potentials u_i + v_j = C_ij along it from node 0; each pivot
+    # then updates parents, depths and potentials of the re-hung subtree only
+    for v in range(nn + 1):
+        head[v] = 0
+    for c in range(k_cells):
+        head[cr[c] + 1] += 1
+        head[m + cc[c] + 1] += 1
+    for v in range(nn):
+        head[v + 1] += head[v]
+        fill[v] = head[v]
+    for c in range(k_cells):
+        adj[fill[cr[c]]] = c
+        fill[cr[c]] += 1
+        adj[fill[m + cc[c]]] = c
+        fill[m + cc[c]] += 1
+    for v in range(nn):
+        depth[v] = -1
+    depth[0] = 0
+    parent[0] = -1
+    pcell[0] = -1
+    pot[0] = 0.0
+    queue[0] = 0
+    qh = 0
+    qt = 1
+    while qh < qt:
+        v = queue[qh]
+        qh += 1
+        for e in range(head[v], head[v + 1]):
+            c = adj[e]
+            w = m + cc[c] if v < m else cr[c]
+            if depth[w] < 0:
+                depth[w] = depth[v] + 1
+                parent[w] = v
+                pcell[w] = c
+                pot[w] = C[cr[c] * n + cc[c]] - pot[v]
+                queue[qt] = w
+                qt += 1
     while True:
-        # adjacency of the basis tree, then potentials u_i + v_j = C_ij along it from node 0
-        for v in range(nn + 1):
-            head[v] = 0
-        for c in range(k_cells):
-            head[cr[c] + 1] += 1
-            head[m + cc[c] + 1] += 1
-        for v in range(nn):
-            head[v + 1] += head[v]
-            fill[v] = head[v]
-        for c in range(k_cells):
-            adj[fill[cr[c]]] = c
-            fill[cr[c]] += 1
-            adj[fill[m + cc[c]]] = c
-            fill[m + cc[c]] += 1
-        for v in range(nn):
-            depth[v] = -1
-        depth[0] = 0
-        parent[0] = -1
-        pcell[0] = -1
-        pot[0] = 0.0
-        queue[0] = 0
-        qh = 0
-        qt = 1
-        while qh < qt:
-            v = queue[qh]
-            qh += 1
-            for e in range(head[v], head[v + 1]):
-                c = adj[e]
-                w = m + cc[c] if v < m else cr[c]
-                if depth[w] < 0:
-                    depth[w] = depth[v] + 1
-                    parent[w] = v
-                    pcell[w] = c
-                    pot[w] = C[cr[c] * n + cc[c]] - pot[v]
-                    queue[qt] = w
-                    qt += 1
         # pricing over rotating blocks
         best = -tol
         enter = -1
         scanned = 0
+        p = start
+        i = start // n  # one division per pivot; the scan steps (i, j) along with p
+        j = start - i * n
         while scanned < m * n:
             stop = min(scanned + block, m * n)
             for t in range(scanned, stop):
-                p = start + t
-                if p >= m * n:
-                    p -= m * n
-                i = p // n
-                j = p - i * n
                 r = C[p] - pot[i] - pot[m + j]
                 if r < best:
                     best = r
                     enter = p
+                p += 1
+                j += 1
+                if j == n:
+                    j = 0
+                    i += 1
+                    if p == m * n:
+                        p = 0
+                        i = 0
             scanned = stop
             if enter >= 0:
                 break
@@ -340,17 +391,21 @@ def transport_simplex(a, b, C, m, n, max_pivots):
         nb = 0
         while depth[x] > depth[y]:
             path_cells[na] = pcell[x]
+            nodes_j[na] = x
             na += 1
             x = parent[x]
         while depth[y] > depth[x]:
             side[nb] = pcell[y]
+            nodes_i[nb] = y
             nb += 1
             y = parent[y]
         while x != y:
             path_cells[na] = pcell[x]
+            nodes_j[na] = x
             na += 1
             x = parent[x]
             side[nb] = pcell[y]
+            nodes_i[nb] = y
             nb += 1
             y = parent[y]
         for t in range(nb):
@@ -359,17 +414,82 @@ def transport_simplex(a, b, C, m, n, max_pivots):
         # cells at even positions from J lose theta, odd ones gain it
         theta = np.inf
         leave = -1
+        leave_t = -1
         for t in range(0, total, 2):
             c = path_cells[t]
             if cf[c] < theta:
                 theta = cf[c]
                 leave = c
+                leave_t = t
         for t in range(total):
             c = path_cells[t]
             if t % 2 == 0:
                 cf[c] -= theta
             else:
                 cf[c] += theta
+        # the leaving cell cuts off the subtree below `child`; it holds J when the cell lies on J's side
+        if leave_t < na:
+            child = nodes_j[leave_t]
+            e_in = m + ej
+            e_out = ei
+            shift = -best  # rows of the subtree gain -r, its columns r: then u_I + v_J = C_IJ
+        else:
+            child = nodes_i[nb - 1 - (leave_t - na)]
+            e_in = ei
+            e_out = m + ej
+            shift = best
+        # membership of the cut-off subtree (1) or not (2), by walks up the old parents, memoised
+        for v in range(nn):
+            state[v] = 0
+        state[child] = 1
+        state[0] = 2  # the root: child is never the root, which has no parent cell
+        for v in range(nn):
+            if state[v] != 0:
+                continue
+            top = 0
+            u = v
+            while state[u] == 0:
+                queue[top] = u
+                top += 1
+                u = parent[u]
+            s = state[u]
+            for t in range(top):
+                state[queue[t]] = s
+        for v in range(nn):
+            if state[v] == 1:
+                if v < m:
+                    pot[v] += shift
+                else:
+                    pot[v] -= shift
+        # re-hang the subtree from e_in on the entering cell (which takes the leaving cell's slot)
+        v = e_in
+        prev = e_out
+        prev_cell = leave
+        while True:
+            nxt = parent[v]
+            nxt_cell = pcell[v]
+            parent[v] = prev
+            pcell[v] = prev_cell
+            if v == child:
+                break
+            prev = v
+            prev_cell = nxt_cell
+            v = nxt
+        # new depths inside the subtree, each from the first ancestor already placed
+        for v in range(nn):
+            if state[v] != 1:
+                continue
+            top = 0
+            u = v
+            while state[u] == 1:
+                queue[top] = u
+                top += 1
+                u = parent[u]
+            d = depth[u]
+            for t in range(top - 1, -1, -1):
+                d += 1
+                depth[queue[t]] = d
+                state[queue[t]] = 3
         cr[leave] = ei
         cc[leave] = ej
         cf[leave] = theta
@@ -477,34 +597,126 @@ def transport_sinkhorn(a, b, C, m, n, epsilon, tol, max_iter, f, g, rows, cols):
 
 
 @njit(cache=True, nogil=True)
-def weighted_ollivier_range(indptr, indices, weights, nbr_mass, self_mass, twin, start, stop, solver,
-                            epsilon, tol, max_iter, zero_below, budget, out_kappa, out_dist, out_err, out_ok):
-    """Curvature 1 - W1(mu_x, mu_y) / d(x, y) of every edge owned by x in [start, stop), written to both
-    CSR entries.  mu_x puts self_mass[x] on x and nbr_mass[p] on the neighbour of entry p; the ground
-    cost is the weighted shortest-path length.  An edge with d(x, y) < zero_below gets 0 (GRC's rule)."""
+def _owns(indptr, x, y):
+    """Edge x-y is owned by the end with the smaller (degree, id): hubs own few edges."""
+    dx = indptr[x + 1] - indptr[x]
+    dy = indptr[y + 1] - indptr[y]
+    return dy > dx or (dy == dx and y > x)
+
+
+@njit(cache=True, nogil=True)
+def plan_groups(indptr, indices, owners, budget, entries, entry_row, group_ptr):
+    """Split the owned CSR entries, taken owner by owner in the order `owners` (a locality order), into
+    consecutive groups whose cost matrices ((deg x + 1) x (deg y + 1) per edge x-y) fit `budget` entries
+    together; an edge larger than the budget is a group of its own.  Fills entries[:n_owned] (CSR
+    positions), entry_row (their owner x) and group_ptr[:n_groups + 1]; returns (n_owned, n_groups).
+    Topology only: the Ricci flow plans once for all its steps."""
+    n_e = 0
+    n_g = 0
+    cells = 0
+    group_ptr[0] = 0
+    for i in range(owners.shape[0]):
+        x = owners[i]
+        size_x = indptr[x + 1] - indptr[x] + 1
+        for p in range(indptr[x], indptr[x + 1]):
+            y = indices[p]
+            if not _owns(indptr, x, y):
+                continue
+            size = size_x * (indptr[y + 1] - indptr[y] + 1)
+            if n_e > group_ptr[n_g] and cells + size > budget:
+                n_g += 1
+                group_ptr[n_g] = n_e
+                cells = 0
+            cells += size
+            entries[n_e] = p
+            entry_row[n_e] = x
+            n_e += 1
+    if n_e > group_ptr[n_g]:
+        n_g += 1
+        group_ptr[n_g] = n_e
+    return n_e, n_g
+
+
+@njit(cache=True, nogil=True)
+def build_group(indptr, indices, entries, entry_row, e0, e1, stamp, smark, slist, omark, ofirst, olast, eoff):
+    """Index group entries[e0:e1] (marks carry `stamp`, unique per group): slist lists its sources (the
+    N[x] of its owners), ofirst/olast give each owner's run of group edges, eoff[e - e0] the offset of
+    edge e's (deg x + 1) x (deg y + 1) cost matrix (rows x then x's neighbours, columns y then y's).
+    Returns (n_sources, total cost entries)."""
+    n_s = 0
+    cells = 0
+    for e in range(e0, e1):
+        x = entry_row[e]
+        y = indices[entries[e]]
+        if omark[x] != stamp:
+            omark[x] = stamp
+            ofirst[x] = e
+            for q in range(indptr[x] - 1, indptr[x + 1]):
+                u = x if q < indptr[x] else indices[q]
+                if smark[u] != stamp:
+                    smark[u] = stamp
+                    slist[n_s] = u
+                    n_s += 1
+        olast[x] = e + 1
+        eoff[e - e0] = cells
+        cells += (indptr[x + 1] - indptr[x] + 1) * (indptr[y + 1] - indptr[y] + 1)
+    eoff[e1 - e0] = cells
+    return n_s, cells
+
+
+@njit(cache=True, nogil=True)
+def group_searches(indptr, indices, weights, twin, entries, slist, omark, ofirst, olast, stamp, e0, eoff, s0, s1,
+                   costs, need, seen, dist, hnode, hkey, hpos):
+    """One Dijkstra per group source u = slist[s], s in [s0, s1), to exactly the targets u's problems need
+    (N[y] for every group edge x-y with x in N[u]); then u's row of each of those edges' cost matrices
+    is written from it.  need/seen are this thread's stamps; s + 1 is unique per search within one
+    scratch.  Rows of different sources never overlap, so threads may split the sources."""
+    for s in range(s0, s1):
+        u = slist[s]
+        mark = s + 1
+        count = 0
+        for q in range(indptr[u] - 1, indptr[u + 1]):
+            x = u if q < indptr[u] else indices[q]
+            if omark[x] != stamp:
+                continue
+            for e in range(ofirst[x], olast[x]):
+                y = indices[entries[e]]
+                for r in range(indptr[y] - 1, indptr[y + 1]):
+                    v = y if r < indptr[y] else indices[r]
+                    if need[v] != mark:
+                        need[v] = mark
+                        count += 1
+        search_to_targets(indptr, indices, weights, u, need, mark, count, dist, seen, hnode, hkey, hpos)
+        for q in range(indptr[u] - 1, indptr[u + 1]):
+            x = u if q < indptr[u] else indices[q]
+            if omark[x] != stamp:
+                continue
+            row = 0 if q < indptr[u] else twin[q] - indptr[x] + 1  # u's place in N[x]
+            for e in range(ofirst[x], olast[x]):
+                y = indices[entries[e]]
+                width = indptr[y + 1] - indptr[y] + 1
+                at = eoff[e - e0] + row * width
+                costs[at] = dist[y] if seen[y] == mark else np.inf
+                for r in range(indptr[y], indptr[y + 1]):
+                    v = indices[r]
+                    costs[at + 1 + r - indptr[y]] = dist[v] if seen[v] == mark else np.inf
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def group_transport(indptr, indices, nbr_mass, self_mass, twin, entries, entry_row, e0, eoff, costs, a0, a1,
+                    solver, epsilon, tol, max_iter, zero_below, max_deg, out_kappa, out_dist, out_err, out_ok):
+    """Curvature 1 - W1(mu_x, mu_y) / d(x, y) of the group edges entries[e0 + a0:e0 + a1] from their cost
+    matrices in costs (see build_group), written to both CSR entries.  mu_x puts self_mass[x] on x and
+    nbr_mass[p] on the neighbour of entry p.  An edge with d(x, y) < zero_below gets 0 (GRC's rule)."""
     n_nodes = indptr.shape[0] - 1
-    dist = np.empty(n_nodes)
-    seen = np.zeros(n_nodes, np.int64)
-    hnode = np.empty(n_nodes, np.int32)
-    hkey = np.empty(n_nodes)
-    hpos = np.full(n_nodes, -1, np.int32)
-    tstamp = np.zeros(n_nodes, np.int64)
-    tpos = np.zeros(n_nodes, np.int32)
+    cap = max_deg + 1
     mstamp = np.zeros(n_nodes, np.int64)
     mval = np.zeros(n_nodes)
-    dstamp = 0
-    stamp = 0
-    max_deg = 0
-    for v in range(n_nodes):
-        d = indptr[v + 1] - indptr[v]
-        if d > max_deg:
-            max_deg = d
-    cap = max_deg + 1
     a = np.empty(cap)
     b = np.empty(cap)
     a_row = np.empty(cap, np.int64)
     b_col = np.empty(cap, np.int64)
-    b_node = np.empty(cap, np.int64)
     pot = np.empty(2 * cap)
     sdist = np.empty(2 * cap)
     parent = np.empty(2 * cap, np.int64)
@@ -513,127 +725,80 @@ def weighted_ollivier_range(indptr, indices, weights, nbr_mass, self_mass, twin,
     g = np.empty(cap)
     rows = np.empty(cap)
     cols = np.empty(cap)
-    cost = np.empty(16)
-    flow = np.empty(16)
-    block = np.empty(16)
-    targets = np.empty(n_nodes, np.int64)
-    for x in range(start, stop):
-        deg_x = indptr[x + 1] - indptr[x]
-        n_src = deg_x + 1
-        p = indptr[x]
-        while p < indptr[x + 1]:
-            # a batch of owned edges x-y whose target union fits the budget
-            stamp += 1
-            n_t = 0
-            first = p
-            while p < indptr[x + 1]:
-                y = indices[p]
-                deg_y = indptr[y + 1] - indptr[y]
-                if deg_y < deg_x or (deg_y == deg_x and y < x):
-                    p += 1
-                    continue
-                extra = 0
-                if tstamp[y] != stamp:
-                    extra += 1
-                for q in range(indptr[y], indptr[y + 1]):
-                    if tstamp[indices[q]] != stamp:
-                        extra += 1
-                if n_t > 0 and (n_t + extra) * n_src > budget:
-                    break
-                if tstamp[y] != stamp:
-                    tstamp[y] = stamp
-                    tpos[y] = n_t
-                    targets[n_t] = y
-                    n_t += 1
-                for q in range(indptr[y], indptr[y + 1]):
-                    z = indices[q]
-                    if tstamp[z] != stamp:
-                        tstamp[z] = stamp
-                        tpos[z] = n_t
-                        targets[n_t] = z
-                        n_t += 1
-                p += 1
-            last = p
-            if n_t == 0:
-                continue
-            if block.shape[0] < n_src * n_t:
-                block = np.empty(max(n_src * n_t, 2 * block.shape[0]))
-            for s in range(n_src):
-                source = x if s == 0 else indices[indptr[x] + s - 1]
-                dstamp += 1
-                bounded_dijkstra(indptr, indices, weights, source, tstamp, stamp, tpos, n_t,
-                                 block[s * n_t:(s + 1) * n_t], dist, seen, dstamp, hnode, hkey, hpos)
-            for e in range(first, last):
-                y = indices[e]
-                deg_y = indptr[y + 1] - indptr[y]
-                if deg_y < deg_x or (deg_y == deg_x and y < x):
-                    continue
-                dxy = block[tpos[y]]  # row 0 is the source x
-                if dxy < zero_below:
-                    out_kappa[e] = 0.0
-                    out_kappa[twin[e]] = 0.0
-                    out_dist[e] = dxy
-                    out_dist[twin[e]] = dxy
-                    out_err[e] = 0.0
-                    out_err[twin[e]] = 0.0
-                    out_ok[e] = 1
-                    out_ok[twin[e]] = 1
-                    continue
-                # mu_y on N[y]; mass shared with mu_x stays in place at no cost (W1 depends on mu_x - mu_y)
-                ms = dstamp + 1  # a stamp no earlier edge used
-                dstamp += 1
-                mstamp[y] = ms
-                mval[y] = self_mass[y]
-                for q in range(indptr[y], indptr[y + 1]):
-                    mstamp[indices[q]] = ms
-                    mval[indices[q]] = nbr_mass[q]
-                m = 0
-                for s in range(n_src):
-                    node = x if s == 0 else indices[indptr[x] + s - 1]
-                    mass = self_mass[x] if s == 0 else nbr_mass[indptr[x] + s - 1]
-                    if mstamp[node] == ms:
-                        shared = min(mass, mval[node])
-                        mass -= shared
-                        mval[node] -= shared
-                    if mass > 0.0:
-                        a[m] = mass
-                        a_row[m] = s
-                        m += 1
-                n = 0
-                for q in range(indptr[y] - 1, indptr[y + 1]):
-                    node = y if q < indptr[y] else indices[q]
-                    if mval[node] > 0.0:
-                        b[n] = mval[node]
-                        b_col[n] = tpos[node]
-                        b_node[n] = node
-                        n += 1
-                    mval[node] = 0.0
-                value = 0.0
-                err = 0.0
-                ok = 1
-                if m > 0 and n > 0:
-                    if cost.shape[0] < m * n:
-                        cost = np.empty(max(m * n, 2 * cost.shape[0]))
-                        flow = np.empty(cost.shape[0])
-                    for i in range(m):
-                        base = a_row[i] * n_t
-                        for j in range(n):
-                            cost[i * n + j] = block[base + b_col[j]] / dxy
-                    if solver == EXACT:
-                        value, pivots = transport_simplex(a, b, cost, m, n, 50 * (m + n) * (m + n) + 1000)
-                        if pivots < 0:
-                            value = transport_exact(a, b, cost, m, n, flow, pot, sdist, parent, done)
-                    else:
-                        value, err, conv = transport_sinkhorn(a, b, cost, m, n, epsilon, tol, max_iter, f, g,
-                                                              rows, cols)
-                        ok = 1 if conv else 0
-                kappa = 1.0 - value
-                out_kappa[e] = kappa
-                out_kappa[twin[e]] = kappa
-                out_dist[e] = dxy
-                out_dist[twin[e]] = dxy
-                out_err[e] = err
-                out_err[twin[e]] = err
-                out_ok[e] = ok
-                out_ok[twin[e]] = ok
+    cost = np.empty(64)
+    flow = np.empty(64)
+    ints, floats, flags, adj = simplex_scratch(2 * cap)
+    for k in range(a0, a1):
+        e = e0 + k
+        p = entries[e]
+        x = entry_row[e]
+        y = indices[p]
+        width = indptr[y + 1] - indptr[y] + 1
+        at = eoff[k]
+        dxy = costs[at]  # row x, column y
+        if dxy < zero_below:
+            out_kappa[p] = 0.0
+            out_kappa[twin[p]] = 0.0
+            out_dist[p] = dxy
+            out_dist[twin[p]] = dxy
+            out_err[p] = 0.0
+            out_err[twin[p]] = 0.0
+            out_ok[p] = 1
+            out_ok[twin[p]] = 1
+            continue
+        # mu_y on N[y]; mass shared with mu_x stays in place at no cost (W1 depends on mu_x - mu_y)
+        ms = e + 1
+        mstamp[y] = ms
+        mval[y] = self_mass[y]
+        for q in range(indptr[y], indptr[y + 1]):
+            mstamp[indices[q]] = ms
+            mval[indices[q]] = nbr_mass[q]
+        m = 0
+        for q in range(indptr[x] - 1, indptr[x + 1]):
+            node = x if q < indptr[x] else indices[q]
+            mass = self_mass[x] if q < indptr[x] else nbr_mass[q]
+            if mstamp[node] == ms:
+                shared = min(mass, mval[node])
+                mass -= shared
+                mval[node] -= shared
+            if mass > 0.0:
+                a[m] = mass
+                a_row[m] = at + (q - indptr[x] + 1) * width
+                m += 1
+        n = 0
+        for q in range(indptr[y] - 1, indptr[y + 1]):
+            node = y if q < indptr[y] else indices[q]
+            if mval[node] > 0.0:
+                b[n] = mval[node]
+                b_col[n] = q - indptr[y] + 1
+                n += 1
+            mval[node] = 0.0
+        value = 0.0
+        err = 0.0
+        ok = 1
+        if m > 0 and n > 0:
+            if cost.shape[0] < m * n:
+                cost = np.empty(max(m * n, 2 * cost.shape[0]))
+                flow = np.empty(cost.shape[0])
+            for i in range(m):
+                base = a_row[i]
+                for j in range(n):
+                    cost[i * n + j] = costs[base + b_col[j]] / dxy
+            if solver == EXACT:
+                value, pivots = simplex_core(a, b, cost, m, n, 50 * (m + n) * (m + n) + 1000, ints, floats, flags,
+                                             adj)
+                if pivots < 0:
+                    value = transport_exact(a, b, cost, m, n, flow, pot, sdist, parent, done)
+            else:
+                value, err, conv = transport_sinkhorn(a, b, cost, m, n, epsilon, tol, max_iter, f, g, rows, cols)
+                ok = 1 if conv else 0
+        kappa = 1.0 - value
+        out_kappa[p] = kappa
+        out_kappa[twin[p]] = kappa
+        out_dist[p] = dxy
+        out_dist[twin[p]] = dxy
+        out_err[p] = err
+        out_err[twin[p]] = err
+        out_ok[p] = ok
+        out_ok[twin[p]] = ok
     return 0

@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components
 from ricci_fast._validation import check_graph
 from ricci_fast.graph import Graph
 from ricci_fast.networks import edge_table, node_labels, with_weights
-from ricci_fast.weighted import weighted_ollivier_ricci
+from ricci_fast.weighted import edge_plan, weighted_ollivier_ricci
 
 
 def _upper(graph: Graph) -> tuple[np.ndarray, np.ndarray]:
@@ -141,10 +141,17 @@ def discrete_ricci_flow(
         raise TypeError(f"surgery must be a function Graph -> Graph, got {type(surgery).__name__}.")
     if graph.n_edges == 0:
         raise ValueError("graph: no edges; the Ricci flow needs at least one edge.")
+    if "plan" in solver_options:
+        raise TypeError("plan: discrete_ricci_flow makes its own search plan (and a new one after surgery).")
     options = dict(alpha=alpha, mass=mass, base=base, exp_power=exp_power, solver=solver, **solver_options)
+    plan = None
 
     def curvature(g: Graph) -> np.ndarray:
-        return weighted_ollivier_ricci(g, **options).values
+        # the edges change only at surgery: plan the searches once per topology, not once per step
+        nonlocal plan
+        if plan is None or not plan.matches(g):
+            plan = edge_plan(g)
+        return weighted_ollivier_ricci(g, plan=plan, **options).values
 
     current = with_weights(graph, graph.weights if graph.weights is not None else np.ones(graph.indices.shape[0]))
     initial = current

@@ -34,8 +34,12 @@ GRC_EPSILON = 1e-7
 SINKHORN_EPSILON = 1e-2
 SINKHORN_TOL = 1e-6
 SINKHORN_MAX_ITER = 1000
-#: Entries of the per-owner ground-cost block (sources x targets) held at once per thread.
-COST_BUDGET = 1 << 21
+#: Ground-cost entries (float64) held at once: the (deg x + 1) x (deg y + 1) matrices of one group of
+#: edges, shared by all threads (64 MiB; allocated only as far as the largest group needs).  Larger
+#: groups repeat fewer searches (a node is searched once per group it is a source of: on the N = 20,000
+#: k-NN graph of bench/weighted.py 3.2 N searches with 16 MiB, 2.4 N with 32, 1.6 N with 64, 1.3 N with
+#: 128); an edge whose matrix alone is larger is a group of its own.  edge_plan(graph, budget) sets it.
+COST_BUDGET = 1 << 23
 
 
 @dataclass(eq=False)
@@ -105,13 +109,108 @@ def neighbour_masses(graph: Graph, alpha: float, mass: str = "uniform", base: fl
         if not isinstance(exp_power, numbers.Real):
             raise TypeError(f"exp_power must be a number, got {exp_power!r}.")
         raw = np.power(float(base), -np.power(lengths, float(exp_power)))
-        sums = np.add.reduceat(raw, graph.indptr[:-1]) if raw.size else np.zeros(graph.n_nodes)
-        sums = np.where(degrees > 0, sums, 0.0)
+        # bincount, not add.reduceat: reduceat fails when the last nodes are isolated (offset == length)
+        sums = np.bincount(rows, weights=raw, minlength=graph.n_nodes)
         small = sums[rows] <= GRC_EPSILON
         with np.errstate(divide="ignore", invalid="ignore"):
             nbr = np.where(small, uniform[rows], (1.0 - alpha) * raw / sums[rows])
     self_mass = np.where(degrees > 0, alpha, 1.0)
     return np.ascontiguousarray(nbr, np.float64), np.ascontiguousarray(self_mass, np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class EdgePlan:
+    """How weighted Ollivier-Ricci splits the edges of one topology into groups that share Dijkstra
+    searches (kernels/weighted_transport.py): the owned CSR entries in a locality order, their owners,
+    the group boundaries, the twin of every entry and the largest degree.  Depends on the edges only."""
+
+    indptr: np.ndarray = field(repr=False)
+    indices: np.ndarray = field(repr=False)
+    entries: np.ndarray = field(repr=False)
+    entry_row: np.ndarray = field(repr=False)
+    group_ptr: np.ndarray = field(repr=False)
+    twin: np.ndarray = field(repr=False)
+    max_degree: int
+    budget: int
+
+    @property
+    def n_groups(self) -> int:
+        return self.group_ptr.shape[0] - 1
+
+    @property
+    def largest_group(self) -> int:
+        """Edges in the largest group."""
+        return int(np.diff(self.group_ptr).max()) if self.n_groups else 0
+
+    def matches(self, graph: Graph) -> bool:
+        """Whether graph has the edges this plan was made for (its lengths may differ)."""
+        same = lambda a, b: a is b or (a.shape == b.shape and np.array_equal(a, b))  # noqa: E731
+        return same(graph.indptr, self.indptr) and same(graph.indices, self.indices)
+
+
+def edge_plan(graph: Graph, budget: int | None = None) -> EdgePlan:
+    """The search groups of `graph`'s edges (topology only; the lengths may change afterwards).  budget:
+    ground-cost entries held at once (default COST_BUDGET)."""
+    check_graph(graph)
+    budget = COST_BUDGET if budget is None else budget
+    if isinstance(budget, bool) or not isinstance(budget, numbers.Integral) or budget < 1:
+        raise ValueError(f"budget must be a positive integer (cost entries), got {budget!r}.")
+    n_entries = graph.indices.shape[0]
+    owned = n_entries // 2
+    entries = np.empty(owned, np.int64)
+    entry_row = np.empty(owned, np.int64)
+    group_ptr = np.empty(owned + 1, np.int64)
+    owners = np.ascontiguousarray(graph.bfs_order, np.int64)
+    n_e, n_g = _wt.plan_groups(graph.indptr, graph.indices, owners, int(budget), entries, entry_row, group_ptr)
+    if n_e != owned:  # every undirected edge has exactly one owner; anything else is a corrupted CSR
+        raise ValueError(f"graph: {n_e} owned edges found for {owned} undirected edges; the CSR is not symmetric.")
+    degrees = graph.degrees
+    return EdgePlan(indptr=graph.indptr, indices=graph.indices, entries=entries, entry_row=entry_row,
+                    group_ptr=group_ptr[:n_g + 1].copy(), twin=twin_entries(graph),
+                    max_degree=int(degrees.max()) if degrees.size else 0, budget=int(budget))
+
+
+def _solve_groups(graph, lengths, nbr_mass, self_mass, plan, code, epsilon, tol, max_iter, zero_below,
+                  kappa, distance, errors, ok, bar):
+    """Group by group: index its sources, one search per source writing its rows of the group's cost
+    matrices (threads split the sources), then the transport problems (threads split the edges); every
+    owned entry and its twin are filled."""
+    if not plan.matches(graph):
+        raise ValueError("plan: made for a graph with other edges; make it with edge_plan(graph) for this graph.")
+    n = graph.n_nodes
+    indptr, indices = graph.indptr, graph.indices
+    smark = np.zeros(n, np.int64)
+    omark = np.zeros(n, np.int64)
+    slist = np.zeros(n, np.int64)
+    ofirst = np.zeros(n, np.int64)
+    olast = np.zeros(n, np.int64)
+    eoff = np.zeros(plan.largest_group + 1, np.int64)
+    costs = np.empty(0)
+
+    def scratch():
+        return (np.zeros(n, np.int64), np.zeros(n, np.int64), np.empty(n), np.empty(n, np.int32), np.empty(n),
+                np.full(n, -1, np.int32))
+
+    for g in range(plan.n_groups):
+        e0, e1 = int(plan.group_ptr[g]), int(plan.group_ptr[g + 1])
+        n_s, cells = _wt.build_group(indptr, indices, plan.entries, plan.entry_row, e0, e1, g + 1, smark, slist,
+                                     omark, ofirst, olast, eoff)
+        if costs.shape[0] < cells:
+            costs = np.empty(cells)
+
+        def search(s0, s1, state, stamp=g + 1, e0=e0, costs=costs):
+            _wt.group_searches(indptr, indices, lengths, plan.twin, plan.entries, slist, omark, ofirst, olast, stamp,
+                               e0, eoff, s0, s1, costs, *state)
+
+        def transport(a0, a1, _state, e0=e0, costs=costs):
+            _wt.group_transport(indptr, indices, nbr_mass, self_mass, plan.twin, plan.entries, plan.entry_row, e0,
+                                eoff, costs, a0, a1, code, epsilon, tol, max_iter, zero_below, plan.max_degree, kappa,
+                                distance, errors, ok)
+
+        parallel_for(n_s, search, scratch=scratch)
+        parallel_for(e1 - e0, transport)
+        if bar is not None:
+            bar.update(e1 - e0)
 
 
 def weighted_ollivier_ricci(
@@ -126,6 +225,7 @@ def weighted_ollivier_ricci(
     tol: float = SINKHORN_TOL,
     max_iter: int = SINKHORN_MAX_ITER,
     progress: bool = False,
+    plan: EdgePlan | None = None,
 ) -> WeightedOllivierRicci:
     """Ollivier-Ricci curvature of every edge of a graph with edge lengths (unweighted: all lengths 1).
 
@@ -134,7 +234,9 @@ def weighted_ollivier_ricci(
     with alpha=0.5 this reproduces GRC's OllivierRicci(G) to rounding, and its rule that an edge with
     d(x, y) < 1e-7 has curvature 0).  solver: "exact" or "sinkhorn" (costs divided by d(x, y); epsilon
     scaling down to `epsilon`; the result stores a per-edge bound on kappa_exact - kappa).
-    Memory: O(edges) plus O(N) scratch and one cost block of at most COST_BUDGET entries per thread.
+    plan: `edge_plan(graph)` made once and passed again for graphs with the same edges and other lengths
+    (the discrete Ricci flow does this); it depends on the topology only.
+    Memory: O(edges) plus O(N) scratch per thread and one cost block of at most COST_BUDGET entries.
     """
     check_graph(graph)
     check_choice(solver, "solver", SOLVERS)
@@ -148,7 +250,8 @@ def weighted_ollivier_ricci(
             raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}.")
     lengths = _lengths(graph)
     nbr_mass, self_mass = neighbour_masses(graph, alpha, mass, base, exp_power)
-    twin = twin_entries(graph)
+    if plan is None:
+        plan = edge_plan(graph)
     n_entries = graph.indices.shape[0]
     kappa = np.empty(n_entries)
     distance = np.empty(n_entries)
@@ -160,17 +263,10 @@ def weighted_ollivier_ricci(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=graph.n_nodes, desc="weighted Ollivier-Ricci", unit="node")
-
-    def work(start, stop, _state):
-        _wt.weighted_ollivier_range(graph.indptr, graph.indices, lengths, nbr_mass, self_mass, twin, start, stop,
-                                    code, float(epsilon), float(tol), int(max_iter), zero_below, COST_BUDGET,
-                                    kappa, distance, errors, ok)
-        if bar is not None:
-            bar.update(stop - start)
-
+        bar = tqdm(total=graph.n_edges, desc="weighted Ollivier-Ricci", unit="edge")
     try:
-        parallel_for(graph.n_nodes, work)
+        _solve_groups(graph, lengths, nbr_mass, self_mass, plan, code, float(epsilon), float(tol), int(max_iter),
+                      zero_below, kappa, distance, errors, ok, bar)
     finally:
         if bar is not None:
             bar.close()
