@@ -109,10 +109,18 @@ from ricci_fast.discrete_flow import (  # noqa: E402
     ricci_communities,
 )
 from ricci_fast.networks import edge_table  # noqa: E402
-from ricci_fast.weighted import WeightedOllivierRicci, weighted_forman, weighted_ollivier_ricci  # noqa: E402
+from ricci_fast.weighted import (  # noqa: E402
+    EdgePlan,
+    WeightedOllivierRicci,
+    edge_plan,
+    weighted_forman,
+    weighted_ollivier_ricci,
+)
 
 __all__ += [
     "DiscreteRicciFlow",
+    "EdgePlan",
+    "edge_plan",
     "RicciCommunities",
     "WeightedOllivierRicci",
     "cut_edges_above",
