@@ -483,6 +483,14 @@ def knn_graph(
         knn_idx, knn_sq, exponent = torch_knn(tensor, k, metric)
         return _finish_graph(knn_idx, knn_sq, exponent, k, metric, symmetrize, f"exact ({tensor.device.type})", None,
                              weighted)
+    from ricci_fast import _arrays
+
+    if _arrays.is_out_of_core(X):
+        # memmaps, zarr and dask arrays: searched in row blocks, never converted whole (ricci_fast/knn_blocks.py)
+        from ricci_fast.knn_blocks import knn_graph_blocks
+
+        return knn_graph_blocks(X, k, metric=metric, symmetrize=symmetrize, method=method, check_recall=check_recall,
+                                random_state=random_state, weighted=weighted)
     X = as_activation_array(X, name="X")
     n_points = X.shape[0]
     k = check_k(k, n_points)
