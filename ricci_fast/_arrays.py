@@ -213,34 +213,62 @@ def convert_block(block: np.ndarray, dtype: np.dtype, label: str, row_offset: in
     return out
 
 
-def scan(source: RowSource) -> LayerStats:
-    """One pass over the row blocks: dtype rules, finiteness (the same errors as as_activation_array,
-    naming the first bad row), largest magnitude and column means.  Memory: one block."""
-    label = source.name
-    n, d = source.shape
+def largest_integer(source: RowSource, start: int, stop: int) -> int:
+    """Largest |value| of rows start..stop-1 of an integer source wider than 16 bits (decides its float dtype)."""
+    largest = 0
     step = source.block_rows(8)
-    largest_integer = 0
-    if source.dtype.kind in "iu" and source.dtype.itemsize > 2:
-        for start in range(0, n, step):
-            block = source.read(start, start + step)
-            largest_integer = max(largest_integer, abs(int(block.min())), abs(int(block.max())))
-    dtype = working_dtype(source.dtype, largest_integer, label)
-    total = np.zeros(d, np.float64)
+    for a in range(start, stop, step):
+        block = source.read(a, min(stop, a + step))
+        largest = max(largest, abs(int(block.min())), abs(int(block.max())))
+    return largest
+
+
+def scan_range(source: RowSource, dtype, start: int, stop: int) -> tuple:
+    """The checks and partial statistics of rows start..stop-1 converted to dtype: (column sums, largest
+    magnitude, number of all-zero rows, first all-zero row or -1)."""
+    total = np.zeros(source.shape[1], np.float64)
     max_abs = 0.0
     n_zero = 0
     first_zero = -1
-    for start in range(0, n, step):
-        block = convert_block(source.read(start, start + step), dtype, label, start)
+    step = source.block_rows(8)
+    for a in range(start, stop, step):
+        block = convert_block(source.read(a, min(stop, a + step)), dtype, source.name, a)
         wide = block.astype(np.float64, copy=False)
         total += wide.sum(axis=0)
-        if wide.size:
-            max_abs = max(max_abs, float(wide.max()), -float(wide.min()))
+        max_abs = max(max_abs, float(wide.max()), -float(wide.min()))
         zero = ~block.any(axis=1)
         if zero.any():
             if first_zero < 0:
-                first_zero = start + int(np.argmax(zero))
+                first_zero = a + int(np.argmax(zero))
             n_zero += int(np.count_nonzero(zero))
-    return LayerStats(n, d, dtype, max_abs, total / n, n_zero, first_zero)
+    return total, max_abs, n_zero, first_zero
+
+
+def combine(source: RowSource, dtype, parts) -> LayerStats:
+    """LayerStats from the scan_range results of consecutive row ranges, in row order."""
+    total = np.zeros(source.shape[1], np.float64)
+    max_abs, n_zero, first_zero = 0.0, 0, -1
+    for part_total, part_max, part_zero, part_first in parts:
+        total += part_total
+        max_abs = max(max_abs, part_max)
+        n_zero += part_zero
+        if first_zero < 0 and part_first >= 0:
+            first_zero = part_first
+    n, d = source.shape
+    return LayerStats(n, d, np.dtype(dtype), max_abs, total / n, n_zero, first_zero)
+
+
+def needs_integer_pass(source: RowSource) -> bool:
+    return source.dtype.kind in "iu" and source.dtype.itemsize > 2
+
+
+def scan(source: RowSource) -> LayerStats:
+    """One pass over the row blocks: dtype rules, finiteness (the same errors as as_activation_array,
+    naming the first bad row), largest magnitude and column means.  Memory: one block."""
+    n = source.shape[0]
+    largest = largest_integer(source, 0, n) if needs_integer_pass(source) else 0
+    dtype = working_dtype(source.dtype, largest, source.name)
+    return combine(source, dtype, [scan_range(source, dtype, 0, n)])
 
 
 def materialise(source: RowSource, stats: LayerStats | None = None) -> np.ndarray:
@@ -251,3 +279,30 @@ def materialise(source: RowSource, stats: LayerStats | None = None) -> np.ndarra
     for start in range(0, source.shape[0], step):
         out[start:start + step] = convert_block(source.read(start, start + step), stats.dtype, source.name, start)
     return out
+
+
+def row_hashes_range(source: RowSource, dtype, start: int, stop: int) -> tuple[np.ndarray, int]:
+    """(a 64-bit hash of each of rows start..stop-1, as uint64; the number of all-zero rows among them):
+    equal rows hash equally (-0.0 as 0.0), so duplicates can be counted from N hashes instead of the rows.
+    dtype: the float dtype the rows are compared in (None: the block's own)."""
+    out = np.empty(stop - start, np.uint64)
+    n_zero = 0
+    step = source.block_rows(8)
+    multipliers = None
+    for a in range(start, stop, step):
+        block = source.read(a, min(stop, a + step))
+        block = np.ascontiguousarray(block if dtype is None else block.astype(dtype)) + 0  # -0.0 -> 0.0
+        n_zero += int(np.count_nonzero(~block.any(axis=1)))
+        raw = block.view(np.uint8).reshape(block.shape[0], -1)
+        pad = (-raw.shape[1]) % 8
+        if pad:
+            raw = np.concatenate([raw, np.zeros((raw.shape[0], pad), np.uint8)], axis=1)
+        words = raw.view(np.uint64)
+        if multipliers is None:
+            multipliers = np.random.default_rng(0x5EED).integers(1, 2**63, size=words.shape[1], dtype=np.uint64) * 2 + 1
+        with np.errstate(over="ignore"):
+            h = (words * multipliers).sum(axis=1, dtype=np.uint64)
+            h ^= h >> np.uint64(31)
+            h *= np.uint64(0x9E3779B97F4A7C15)
+        out[a - start: a - start + block.shape[0]] = h
+    return out, n_zero
