@@ -24,11 +24,18 @@ import numpy as np
 from dask.distributed import as_completed
 
 from ricci_fast import _arrays
-from ricci_fast.distributed import _client_or_local
 from ricci_fast.graph import Graph
 
 #: Tasks per worker for the k-NN search, BFS and curvature (more: better balance, more per-task cost).
 TASKS_PER_WORKER = 4
+
+
+def _client_or_local(client):
+    # imported when called: ricci_fast.distributed re-exports this module's functions, so a worker that
+    # unpickles a task from here must not need ricci_fast.distributed to be fully imported first
+    from ricci_fast.distributed import _client_or_local as client_or_local
+
+    return client_or_local(client)
 
 
 def _n_workers(client) -> int:
@@ -39,56 +46,20 @@ def _n_workers(client) -> int:
 # where the workers read a layer from
 
 
-class _DaskRows(_arrays.RowSource):
-    """The row chunks of a dask array persisted on the cluster; a task reads its rows by fetching the
-    chunks it needs from the workers that hold them (never through the scheduler or the driver)."""
-
-    def __init__(self, persisted, name: str):
-        import dask
-
-        self.name = name
-        self._memmap = None
-        self.data = None
-        self.shape_raw = tuple(int(s) for s in persisted.shape)
-        self.shape = (self.shape_raw[0], int(np.prod(self.shape_raw[1:])))
-        self.dtype = np.dtype(persisted.dtype)
-        self.keys = list(dask.core.flatten(persisted.__dask_keys__()))
-        self.bounds = np.concatenate([[0], np.cumsum(persisted.chunks[0])]).astype(np.int64)
-
-    @property
-    def kind(self) -> str:
-        return "dask"
-
-    def read(self, start: int, stop: int) -> np.ndarray:
-        from dask.distributed import Future, get_client
-
-        start, stop = int(start), int(min(stop, self.shape[0]))
-        first = int(np.searchsorted(self.bounds, start, side="right")) - 1
-        last = int(np.searchsorted(self.bounds, stop - 1, side="right")) - 1
-        client = get_client()
-        parts = client.gather([Future(self.keys[b], client) for b in range(first, last + 1)])
-        block = np.concatenate([np.asarray(p).reshape(p.shape[0], -1) for p in parts]) if len(parts) > 1 else \
-            np.asarray(parts[0]).reshape(parts[0].shape[0], -1)
-        offset = start - int(self.bounds[first])
-        return block[offset: offset + stop - start]
-
-
 class _Layer:
     """A layer as the workers see it: `source` (picklable: a RowSource description, or a future of a
-    scattered array), plus whatever must stay alive on the driver while tasks read it."""
+    scattered array), plus whatever must stay alive on the driver while tasks read it.
+
+    A dask array travels as its graph and each task computes the rows it reads (synchronously, in the
+    worker): small for graphs that read a store (da.from_zarr, da.from_npy_stack, from_array of a
+    memmap); a dask array made from an in-memory numpy array carries it with every task, so pass such
+    an array itself (it is then scattered once)."""
 
     def __init__(self, X, client, name: str):
         self.keep = None
-        if _arrays.is_dask_array(X):
-            X = X.reshape(X.shape[0], -1) if X.ndim > 2 else X
-            if X.ndim < 2:
-                _arrays.RowSource(np.empty(X.shape, X.dtype), name=name)  # the local message for a 1-D layer
-            rows = max(1, min(X.shape[0], _arrays.READ_BLOCK_BYTES // max(1, X.shape[1] * X.dtype.itemsize)))
-            persisted = client.persist(X.rechunk({0: rows, 1: -1}))
-            self.keep = persisted
-            self.source = _DaskRows(persisted, name)
-            self.shape = self.source.shape
-        elif _arrays.is_out_of_core(X) and not (isinstance(X, np.memmap) and _arrays._memmap_spec(X) is None):
+        if _arrays.is_dask_array(X) and X.ndim > 2:
+            X = X.reshape(X.shape[0], -1)
+        if _arrays.is_out_of_core(X) and not (isinstance(X, np.memmap) and _arrays._memmap_spec(X) is None):
             self.source = _arrays.RowSource(X, name=name)
             self.shape = self.source.shape
         else:
