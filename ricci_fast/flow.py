@@ -415,6 +415,11 @@ def ricci_flow(
         return k_scan(layers, k, curvature=curvature, metric=metric, symmetrize=symmetrize, method=method,
                       progress=progress, disconnected=disconnected, geodesic_sources=geodesic_sources, seed=seed,
                       **curvature_options)
+    if "client" in curvature_options:
+        # the cluster code sits above this module (tests/test_layout.py): point there instead of importing it
+        raise TypeError("ricci_flow runs on this machine; for every stage of every layer on a Dask cluster call "
+                        "`from ricci_fast import distributed; distributed.ricci_flow(layers, k, client=client)` "
+                        "(the same options and result).")
     # k_scan's neighbour tables at its largest k, one per layer: each flow of the scan restricts them
     knn_tables = curvature_options.pop("_knn_tables", None)
     names, items = _named_layers(layers)
