@@ -112,8 +112,9 @@ def growth(name: str) -> float:
     return 1.0
 
 
-def cost_model(result: dict, n: int, n_target: int, workers=(16, 64)) -> dict:
-    """T(W) = driver + task_s / W x imbalance, per stage, from the run with the most workers.
+def cost_model(results: list[dict], n: int, n_target: int, workers=(2, 16, 64)) -> dict:
+    """T(W) = driver + task_s / W x imbalance, per stage, from the run whose tasks took the fewest
+    task-seconds for that stage (the least contended; on a quiet machine they agree).
 
     driver = wall - task_s / W_measured x imbalance (what did not run in tasks: scatter, gathering the
     tables, the O(N k) bookkeeping), scaled linearly in N; task_s scaled by GROWTH; imbalance = the
@@ -121,9 +122,11 @@ def cost_model(result: dict, n: int, n_target: int, workers=(16, 64)) -> dict:
     fast as these cores; the stores readable at the speed measured here (page cache) by every worker
     (a parallel file system; on NFS the k-NN's reads, the whole layer once per task, add
     tasks x 4 N D bytes / bandwidth); scheduler overhead negligible at these task sizes (seconds)."""
-    W = result["n_workers"]
     model = {}
-    for name, s in result["stages"].items():
+    for name in results[0]["stages"]:
+        result = min(results, key=lambda r: r["stages"][name]["task_s_sum"])
+        W = result["n_workers"]
+        s = result["stages"][name]
         mean = s["task_s_sum"] / max(s["n_tasks"], 1)
         imbalance = min(1.5, s["task_s_max"] / mean) if mean > 0 else 1.0
         driver = max(0.0, s["wall_s"] - s["task_s_sum"] / W * imbalance)
@@ -132,23 +135,7 @@ def cost_model(result: dict, n: int, n_target: int, workers=(16, 64)) -> dict:
     return model
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=100_000)
-    parser.add_argument("--dims", type=int, default=64)
-    parser.add_argument("-k", type=int, default=30)
-    parser.add_argument("--sources", type=int, default=1024, help="BFS sources of the sampled geodesic sum")
-    parser.add_argument("--workers", default="1,2", help="worker counts to run, e.g. 1,2")
-    parser.add_argument("--curvatures", default="forman,ollivier")
-    parser.add_argument("--folder", default=None, help="where the memmaps go (default: a temporary folder)")
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args()
-    folder = args.folder or tempfile.mkdtemp(prefix="ricci_fast_million_")
-    start = time.perf_counter()
-    layers = write_layers(folder, args.n, args.dims)
-    print(f"N={args.n} D={args.dims} k={args.k}: layers written to {folder} in {time.perf_counter() - start:.1f} s; "
-          f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
-    results = [run(layers, int(w), args.k, args.sources, args.curvatures.split(",")) for w in args.workers.split(",")]
+def report(results: list[dict], n: int) -> None:
     print(f"\n| stage | " + " | ".join(f"{r['n_workers']} worker(s) s" for r in results) + " | speed-up |")
     print("|---|" + "---|" * len(results) + "---|")
     for name in results[0]["stages"]:
@@ -161,12 +148,38 @@ def main():
               f"{', '.join(f'{m:.0f}' for m in r['worker_peak_mb'])} MB; {r['n_edges']} edges; sampled geodesic sum "
               f"{r['geodesic_sum'][0]:.4g} +- {r['geodesic_sum'][1]:.2g}; former-neighbour distances "
               f"{r['former_distance_histogram']}")
-    for n_target in sorted({args.n, 1_000_000}):
-        model = cost_model(results[-1], args.n, n_target)
-        print(f"\ncost model at N={n_target} (from the {results[-1]['n_workers']}-worker task times; see cost_model):")
-        for w in (16, 64):
+    for n_target in sorted({n, 1_000_000}):
+        model = cost_model(results, n, n_target)
+        print(f"\ncost model at N={n_target} (from the least contended task times; see cost_model):")
+        for w in (2, 16, 64):
             print(f"  {w} workers: " + ", ".join(f"{name} {m[w]:.0f} s" for name, m in model.items())
                   + f"; all {sum(m[w] for m in model.values()) / 60:.1f} min")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--dims", type=int, default=64)
+    parser.add_argument("-k", type=int, default=30)
+    parser.add_argument("--sources", type=int, default=1024, help="BFS sources of the sampled geodesic sum")
+    parser.add_argument("--workers", default="1,2", help="worker counts to run, e.g. 1,2")
+    parser.add_argument("--curvatures", default="forman,ollivier")
+    parser.add_argument("--folder", default=None, help="where the memmaps go (default: a temporary folder)")
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--report", default=None, help="print the tables and the model from a --json file, no run")
+    args = parser.parse_args()
+    if args.report:
+        with open(args.report) as fh:
+            saved = json.load(fh)
+        report(saved["results"], saved["args"]["n"])
+        return
+    folder = args.folder or tempfile.mkdtemp(prefix="ricci_fast_million_")
+    start = time.perf_counter()
+    layers = write_layers(folder, args.n, args.dims)
+    print(f"N={args.n} D={args.dims} k={args.k}: layers written to {folder} in {time.perf_counter() - start:.1f} s; "
+          f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+    results = [run(layers, int(w), args.k, args.sources, args.curvatures.split(",")) for w in args.workers.split(",")]
+    report(results, args.n)
     print(f"load after: {os.getloadavg()[0]:.1f}")
     if args.json:
         with open(args.json, "w") as fh:
