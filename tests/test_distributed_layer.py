@@ -136,6 +136,38 @@ def test_bfs_clearing_only_the_reached_nodes_equals_clearing_all():
         assert np.array_equal(got, with_sums)
 
 
+@pytest.mark.parametrize("kind", ["folder", "zarr"])
+def test_capture_activations_writes_a_store_batch_by_batch(tmp_path, kind):
+    torch = pytest.importorskip("torch")
+    if kind == "zarr":
+        pytest.importorskip("zarr")
+    from ricci_fast.torch import capture_activations
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 12), torch.nn.ReLU(), torch.nn.Linear(12, 12), torch.nn.ReLU(),
+                                torch.nn.Linear(12, 1))
+    X = np.random.default_rng(12).normal(size=(700, 5))
+    in_memory = capture_activations(model, X, batch_size=128, include_output=True)
+    path = tmp_path / ("acts.zarr" if kind == "zarr" else "acts")
+    stored = capture_activations(model, X, batch_size=128, include_output=True, store=path)
+    assert list(stored) == list(in_memory)
+    for name, values in in_memory.items():
+        assert np.array_equal(np.asarray(stored[name][:]), values) and stored[name].dtype == values.dtype, name
+    if kind == "folder":
+        assert sorted(p.name for p in path.iterdir()) == ["000-input.npy", "001-1.npy", "002-3.npy", "003-output.npy"]
+        assert isinstance(stored["1"], np.memmap)
+    flow = rf.ricci_flow(dict(stored), 10, progress=False)
+    assert flow.global_coefficient == rf.ricci_flow(in_memory, 10, progress=False).global_coefficient
+    with pytest.raises(ValueError, match="exists"):
+        capture_activations(model, X, store=path)
+
+
+def test_local_flow_points_to_the_cluster_flow():
+    X = np.random.default_rng(13).normal(size=(50, 3))
+    with pytest.raises(TypeError, match="distributed.ricci_flow"):
+        rf.ricci_flow([X, X + 1], 5, client=object(), progress=False)
+
+
 # --- on a cluster -----------------------------------------------------------------------------------------
 
 
