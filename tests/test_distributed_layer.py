@@ -168,6 +168,29 @@ def test_local_flow_points_to_the_cluster_flow():
         rf.ricci_flow([X, X + 1], 5, client=object(), progress=False)
 
 
+def test_local_flow_and_layer_curvature_read_out_of_core_layers(tmp_path):
+    rng = np.random.default_rng(14)
+    h = rng.normal(size=(600, 3))
+    layers = []
+    for _ in range(4):
+        h = np.maximum(h @ rng.normal(size=(h.shape[1], 10)) + 0.1, 0)
+        layers.append(h.astype(np.float32))
+    layers[1] = layers[1].copy()
+    layers[1][:250] += 40  # disconnected: joined from the layer read whole
+    layers[2][:80] = layers[2][0]  # duplicates: the same warning from row hashes
+    mms = {f"l{i}": as_memmap(layer, tmp_path, f"l{i}") for i, layer in enumerate(layers)}
+    with warnings.catch_warnings(record=True) as got_warnings:
+        warnings.simplefilter("always")
+        got = rf.ricci_flow(mms, 9, progress=False)
+    with warnings.catch_warnings(record=True) as want_warnings:
+        warnings.simplefilter("always")
+        want = rf.ricci_flow(dict(zip(mms, layers)), 9, progress=False)
+    assert_same_flow(got, want)
+    assert sorted(str(w.message) for w in got_warnings) == sorted(str(w.message) for w in want_warnings)
+    a, b = rf.layer_curvature(mms["l2"], 9), rf.layer_curvature(layers[2], 9)
+    assert np.array_equal(a.edge_curvature, b.edge_curvature) and a.geodesic_sum == b.geodesic_sum
+
+
 # --- on a cluster -----------------------------------------------------------------------------------------
 
 
