@@ -460,6 +460,9 @@ def knn_graph(
     since pynndescent runs on Numba's OpenMP threads).  check_recall=M (or True for 1000) measures recall@k of approximate search
     against exact search on M random points and stores it in Graph.recall.
 
+    X may also live out of core (np.memmap, zarr or dask arrays, array-likes with row slicing): the exact
+    search then reads it in row blocks (ricci_fast/knn_blocks.py), with the same graph bit for bit.
+
     backend: "auto" searches on the GPU when X is a torch tensor there (exact search, same tie rule;
     only the (N, k) neighbour table comes back to the host), else on the CPU; "torch" forces the torch
     path on the tensor's device, "numpy" forces the CPU kernels.
