@@ -40,7 +40,23 @@ def bfs_batches_range(indptr, indices, sources, want_sums, t_indptr, t_indices, 
     WORDS x 64).  seen, frontier, incoming, target_mask ((N, WORDS) uint64), queued (N bool), current,
     following (N int32) are one thread's scratch, zero / False on entry and left so; sums (N int64,
     or length 1 without want_sums) is that thread's partial sums; target_dist and group_totals are
-    shared (each batch writes only its own entries)."""
+    shared (each batch writes only its own entries).  Clears `seen` by a pass over all nodes after each
+    batch; bfs_batches_touched clears only the nodes the batch reached."""
+    bfs_batches_touched(indptr, indices, sources, want_sums, t_indptr, t_indices, direction, batch_start,
+                        batch_stop, seen, frontier, incoming, target_mask, queued, current, following, sums,
+                        target_dist, group_totals, np.zeros(0, np.int32))
+
+
+@njit(cache=True, nogil=True)
+def bfs_batches_touched(indptr, indices, sources, want_sums, t_indptr, t_indices, direction, batch_start,
+                        batch_stop, seen, frontier, incoming, target_mask, queued, current, following, sums,
+                        target_dist, group_totals, touched):
+    """bfs_batches_range with `touched` (N int32 scratch, or length 0): the nodes each batch reaches are
+    listed there and only they are cleared afterwards.  With targets only (no sums) a batch stops as
+    soon as every target of its sources is found, usually a few hops out; without the list, clearing
+    `seen` over all N nodes after every batch of 256 sources made the former-neighbour distances
+    O(N^2 / 256) whatever the distances (the early stop then saves little at N = 10^6)."""
+    track = touched.shape[0] > 0
     n_nodes = indptr.shape[0] - 1
     n_arcs = indptr[n_nodes]
     batch_size = WORDS * WORD_BITS
@@ -59,11 +75,20 @@ def bfs_batches_range(indptr, indices, sources, want_sums, t_indptr, t_indices, 
         for idx in range(s0, s1):
             targets_left += t_indptr[sources[idx] + 1] - t_indptr[sources[idx]]
         n_current = 0
+        n_touched = 0
         frontier_arcs = 0
         for idx in range(s0, s1):
             s = sources[idx]
             w = (idx - s0) // WORD_BITS
             bit = _ONE << np.uint64((idx - s0) % WORD_BITS)
+            if track:
+                new_node = True
+                for v in range(WORDS):
+                    if seen[s, v] != 0:
+                        new_node = False
+                if new_node:
+                    touched[n_touched] = s
+                    n_touched += 1
             seen[s, w] |= bit
             frontier[s, w] |= bit
             current[n_current] = s
@@ -123,6 +148,14 @@ def bfs_batches_range(indptr, indices, sources, want_sums, t_indptr, t_indices, 
             for c in range(n_following):
                 u = following[c]
                 queued[u] = False
+                if track:
+                    new_node = True
+                    for w in range(WORDS):
+                        if seen[u, w] != 0:
+                            new_node = False
+                    if new_node:
+                        touched[n_touched] = u
+                        n_touched += 1
                 reached = 0
                 for w in range(WORDS):
                     bits = incoming[u, w]
@@ -151,9 +184,14 @@ def bfs_batches_range(indptr, indices, sources, want_sums, t_indptr, t_indices, 
         for c in range(n_current):
             for w in range(WORDS):
                 frontier[current[c], w] = np.uint64(0)
-        for u in range(n_nodes):
-            for w in range(WORDS):
-                seen[u, w] = np.uint64(0)
+        if track:
+            for c in range(n_touched):
+                for w in range(WORDS):
+                    seen[touched[c], w] = np.uint64(0)
+        else:
+            for u in range(n_nodes):
+                for w in range(WORDS):
+                    seen[u, w] = np.uint64(0)
         for idx in range(s0, s1):
             s = sources[idx]
             w = (idx - s0) // WORD_BITS
@@ -203,13 +241,14 @@ def multi_source_bfs(indptr, indices, sources, want_sums, t_indptr, t_indices, d
     states = []
 
     def scratch():
-        state = bfs_scratch(n_nodes, want_sums)
+        # without sums a batch reaches few nodes (it stops when its targets are found): clear only those
+        state = bfs_scratch(n_nodes, want_sums) + [np.zeros(0 if want_sums else n_nodes, np.int32)]
         states.append(state)  # list.append is atomic: the partial sums are added up below
         return state
 
     def work(start, stop, state):
-        bfs_batches_range(indptr, indices, sources, want_sums, t_indptr, t_indices, direction, start, stop,
-                          *state, target_dist, group_totals)
+        bfs_batches_touched(indptr, indices, sources, want_sums, t_indptr, t_indices, direction, start, stop,
+                            *state[:8], target_dist, group_totals, state[8])
         if on_batches is not None:
             on_batches(min(stop * batch_size, n_sources) - start * batch_size)
 

@@ -90,7 +90,14 @@ def check_curvature_options(kind: str, options: dict) -> dict:
 def duplicate_rows(acts) -> tuple[int, int]:
     """(rows equal to an earlier row, all-zero rows) of a layer: O(N D) hashing plus a sort of N keys.
 
-    -0.0 counts as 0.0 (equal distances).  Torch tensors are counted on their device."""
+    -0.0 counts as 0.0 (equal distances).  Torch tensors are counted on their device; out-of-core
+    layers (memmaps, zarr, dask: ricci_fast/_arrays.py) from 64-bit row hashes, a block at a time."""
+    from ricci_fast import _arrays
+
+    if _arrays.is_out_of_core(acts):
+        source = _arrays.as_row_source(acts)
+        hashes, zeros = _arrays.row_hashes_range(source, _arrays.scan(source).dtype, 0, len(source))
+        return int(hashes.size - np.unique(hashes).size), zeros
     if type(acts).__module__.startswith("torch"):
         import torch
 

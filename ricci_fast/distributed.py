@@ -517,3 +517,13 @@ def geodesic_sums(graph: Graph, client: Client | None = None, *, tasks_per_worke
         for future in as_completed(futures):
             total += future.result()
     return total.astype(np.float64)
+
+
+# one big layer across the cluster (ricci_fast/distributed_layer.py): imported last, as it uses _client_or_local
+from ricci_fast.distributed_layer import (  # noqa: E402
+    edge_curvature,
+    former_neighbour_distances,
+    knn_graph,
+    ricci_flow,
+    sampled_geodesic_sum,
+)

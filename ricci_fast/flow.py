@@ -363,6 +363,13 @@ def _disconnected_message(broken, symmetrize, caller="ricci_flow") -> str:
     )
 
 
+def _in_memory(acts):
+    """A layer as one array, for the steps that need all its points at once (joining components)."""
+    from ricci_fast import _arrays
+
+    return _arrays.materialise(acts) if isinstance(acts, _arrays.RowSource) else acts
+
+
 def _out_of_memory(name, graph, stage, exc):
     degree = int(graph.degrees.max()) if graph.n_nodes else 0
     return MemoryError(
@@ -415,6 +422,11 @@ def ricci_flow(
         return k_scan(layers, k, curvature=curvature, metric=metric, symmetrize=symmetrize, method=method,
                       progress=progress, disconnected=disconnected, geodesic_sources=geodesic_sources, seed=seed,
                       **curvature_options)
+    if "client" in curvature_options:
+        # the cluster code sits above this module (tests/test_layout.py): point there instead of importing it
+        raise TypeError("ricci_flow runs on this machine; for every stage of every layer on a Dask cluster call "
+                        "`from ricci_fast import distributed; distributed.ricci_flow(layers, k, client=client)` "
+                        "(the same options and result).")
     # k_scan's neighbour tables at its largest k, one per layer: each flow of the scan restricts them
     knn_tables = curvature_options.pop("_knn_tables", None)
     names, items = _named_layers(layers)
@@ -443,8 +455,12 @@ def ricci_flow(
             symmetrize_used = items[0].graph.symmetrize
         else:
             # activations on a GPU stay there for the k-NN search (only the neighbour table comes back)
+            from ricci_fast import _arrays
+
+            # memmaps, zarr and dask arrays stay where they are: knn_graph reads them in row blocks
             arrays = [
                 as_activation_tensor(acts, layer=repr(name)) if is_device_tensor(acts)
+                else _arrays.as_row_source(acts, layer=repr(name)) if _arrays.is_out_of_core(acts)
                 else as_activation_array(acts, layer=repr(name))
                 for name, acts in zip(names, items)
             ]
@@ -470,7 +486,7 @@ def ricci_flow(
         broken = [i for i, graph in enumerate(graphs) if graph.n_components > 1]
         joined = [None] * n_layers
         if broken and disconnected == "raise":
-            raise ValueError(_disconnected_message([(names[i], graphs[i], arrays[i]) for i in broken],
+            raise ValueError(_disconnected_message([(names[i], graphs[i], _in_memory(arrays[i])) for i in broken],
                                                    symmetrize_used))
         if broken and disconnected == "join":
             if from_objects:
@@ -486,7 +502,7 @@ def ricci_flow(
             for i in broken:
                 before = describe_components(graphs[i])
                 try:
-                    graphs[i], edges, lengths = join_components(graphs[i], arrays[i])
+                    graphs[i], edges, lengths = join_components(graphs[i], _in_memory(arrays[i]))
                 except MemoryError as exc:
                     raise _out_of_memory(names[i], graphs[i], "the joining edges", exc) from exc
                 joined[i] = (edges, lengths)

@@ -108,17 +108,28 @@ def sampled_geodesic_sum(graph: Graph, sources: int, *, seed=None) -> SampledGeo
     disconnected graph.  M >= 128 is needed for an error bar (two groups of 64); below it the error is
     NaN."""
     check_graph(graph)
-    n = graph.n_nodes
+    chosen, shuffled = sample_sources(graph.n_nodes, sources, seed)
+    if graph.n_components > 1:
+        return SampledGeodesicSum(float("inf"), 0.0, chosen.size, graph.n_nodes, chosen)
+    _, _, groups = _bfs_with_groups(graph, True, None, "auto", shuffled, False)
+    return sampled_estimate(groups, chosen, graph.n_nodes)
+
+
+def sample_sources(n: int, sources, seed) -> tuple[np.ndarray, np.ndarray]:
+    """(the sorted sample of BFS sources, the same in the random order the BFS takes them): the draws of
+    `sampled_geodesic_sum`, shared with ricci_fast.distributed so both use the same sources."""
     if isinstance(sources, bool) or int(sources) != sources or not 1 <= int(sources) <= n:
         raise ValueError(f"sources must be an integer in [1, N = {n}], got {sources!r}.")
     m = int(sources)
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(n, size=m, replace=False))
-    if graph.n_components > 1:
-        return SampledGeodesicSum(float("inf"), 0.0, m, n, chosen)
     # a random order makes every group of 64 consecutive sources a simple random sample
-    shuffled = rng.permutation(chosen)
-    _, _, groups = _bfs_with_groups(graph, True, None, "auto", shuffled, False)
+    return chosen, rng.permutation(chosen)
+
+
+def sampled_estimate(groups: np.ndarray, chosen: np.ndarray, n: int) -> SampledGeodesicSum:
+    """The estimate and its standard error from the per-64-source group totals of the shuffled sources."""
+    m = chosen.size
     total = float(groups.sum())
     estimate = n / (2.0 * m) * total
     sizes = np.array([min(64, m - 64 * g) for g in range(-(-m // 64))], dtype=np.float64)

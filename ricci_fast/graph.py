@@ -460,6 +460,9 @@ def knn_graph(
     since pynndescent runs on Numba's OpenMP threads).  check_recall=M (or True for 1000) measures recall@k of approximate search
     against exact search on M random points and stores it in Graph.recall.
 
+    X may also live out of core (np.memmap, zarr or dask arrays, array-likes with row slicing): the exact
+    search then reads it in row blocks (ricci_fast/knn_blocks.py), with the same graph bit for bit.
+
     backend: "auto" searches on the GPU when X is a torch tensor there (exact search, same tie rule;
     only the (N, k) neighbour table comes back to the host), else on the CPU; "torch" forces the torch
     path on the tensor's device, "numpy" forces the CPU kernels.
@@ -483,6 +486,14 @@ def knn_graph(
         knn_idx, knn_sq, exponent = torch_knn(tensor, k, metric)
         return _finish_graph(knn_idx, knn_sq, exponent, k, metric, symmetrize, f"exact ({tensor.device.type})", None,
                              weighted)
+    from ricci_fast import _arrays
+
+    if _arrays.is_out_of_core(X):
+        # memmaps, zarr and dask arrays: searched in row blocks, never converted whole (ricci_fast/knn_blocks.py)
+        from ricci_fast.knn_blocks import knn_graph_blocks
+
+        return knn_graph_blocks(X, k, metric=metric, symmetrize=symmetrize, method=method, check_recall=check_recall,
+                                random_state=random_state, weighted=weighted)
     X = as_activation_array(X, name="X")
     n_points = X.shape[0]
     k = check_k(k, n_points)

@@ -88,7 +88,7 @@ def _store_dtype(tensor):
 
 
 def capture_activations(model: nn.Module, X, layers=None, include_input: bool = True, batch_size: int = 1024,
-                        device=None, include_output: bool = False) -> "OrderedDict[str, np.ndarray]":
+                        device=None, include_output: bool = False, store=None) -> "OrderedDict[str, np.ndarray]":
     """Activations of `model` on the probe points X, one (N, features) array per layer.
 
     The model runs unchanged through forward hooks, in eval mode and under torch.no_grad(); every
@@ -106,6 +106,13 @@ def capture_activations(model: nn.Module, X, layers=None, include_input: bool = 
 
     Returns an ordered dict, layers in the order the forward pass reached them; ricci_flow takes it as it
     is and keeps the names.
+
+    store: for probe sets whose activations do not fit in memory, a path where each batch is written as
+    it is computed: a folder (created; files "000-input.npy", "001-<layer>.npy", ... in layer order, read
+    back by np.load(mmap_mode="r") and by flow_many's folder loader) or a path ending in ".zarr" (a zarr
+    group, one array per layer, `pip install ".[zarr]"`).  The dict then holds read-only memmaps or zarr
+    arrays, which knn_graph and ricci_fast.distributed.ricci_flow read in row blocks.  An existing store
+    path is refused (nothing is overwritten).
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or int(batch_size) < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
@@ -119,6 +126,7 @@ def capture_activations(model: nn.Module, X, layers=None, include_input: bool = 
     device = torch.device(device) if device is not None else _model_device(model)
     X_given, X_t = _probe_tensor(X, _model_dtype(model))
     named = dict(model.named_modules())
+    writer = None if store is None else _ActivationStore(store, X_t.shape[0])
 
     records: dict[str, list] = {}
     order: list[str] = []
@@ -137,29 +145,54 @@ def capture_activations(model: nn.Module, X, layers=None, include_input: bool = 
             tensor = _first_tensor(output, name)
             last_output[key] = tensor
             tensor = tensor.detach()
-            records[key].append(tensor.reshape(tensor.shape[0], -1).to("cpu", _store_dtype(tensor)))
+            batch = tensor.reshape(tensor.shape[0], -1).to("cpu", _store_dtype(tensor))
+            if writer is not None:
+                writer.write(key, position[0], batch.numpy())
+            else:
+                records[key].append(batch)
 
         return hook
 
     modes = {module: module.training for module in model.modules()}
+    position = [0]  # the first row of the batch being computed, for the store
+    if writer is not None and include_input:
+        # the input is the first layer of the store: written in batches too, as it is given
+        wide = X_given.dtype == torch.float64 or (not X_given.is_floating_point() and X_given.dtype != torch.bool)
+        for start in range(0, X_given.shape[0], int(batch_size)):
+            part = X_given[start:start + int(batch_size)]
+            writer.write("input", start, part.reshape(part.shape[0], -1).to("cpu", torch.float64 if wide else torch.float32).numpy())
     handles = [named[name].register_forward_hook(make_hook(name)) for name in layers]
     try:
         model.eval()
         with torch.no_grad():
             for start in range(0, X_t.shape[0], int(batch_size)):
                 calls.clear()
+                position[0] = start
                 result = model(X_t[start:start + int(batch_size)].to(device))
                 if include_output:
                     tensor = _first_tensor(result, "the model")
                     if start == 0:
                         same_as.extend(key for key, value in last_output.items() if value is tensor)
                     tensor = tensor.detach()
-                    outputs.append(tensor.reshape(tensor.shape[0], -1).to("cpu", _store_dtype(tensor)))
+                    batch = tensor.reshape(tensor.shape[0], -1).to("cpu", _store_dtype(tensor))
+                    if writer is not None:
+                        writer.write("output", start, batch.numpy())
+                    else:
+                        outputs.append(batch)
     finally:
         for handle in handles:
             handle.remove()
         for module, mode in modes.items():
             module.training = mode
+    if writer is not None:
+        if include_output and same_as:
+            warnings.warn(
+                f"include_output=True: the model's output is the output of captured layer {same_as[0]!r} (the model "
+                f"ends with it), so 'output' repeats that layer and the transition between them is trivial; leave "
+                f"it out of layers= or pass include_output=False.",
+                stacklevel=2,
+            )
+        return writer.close()
     out: OrderedDict[str, np.ndarray] = OrderedDict()
     if include_input:
         # the probe values as given: float64 kept, integers exact in float64, the rest float32
@@ -177,6 +210,59 @@ def capture_activations(model: nn.Module, X, layers=None, include_input: bool = 
                 stacklevel=2,
             )
     return out
+
+
+class _ActivationStore:
+    """capture_activations(store=...): one (N, width) array per layer, created when its first batch
+    arrives (widths are known only then), filled batch by batch; layers keep the order they were created."""
+
+    def __init__(self, path, n_rows: int):
+        import os
+
+        if isinstance(path, (bytes, bytearray)) or not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"store must be a folder path or a path ending in '.zarr', got {type(path).__name__}.")
+        self.path = os.fspath(path)
+        if os.path.exists(self.path):
+            raise ValueError(f"store: {self.path} exists; give a new path (capture_activations never overwrites).")
+        self.zarr = self.path.rstrip("/").endswith(".zarr")
+        if self.zarr:
+            try:
+                import zarr
+            except ImportError:
+                raise ImportError('store=".zarr" needs zarr: pip install ".[zarr]" (from a checkout of ricci_fast).') from None
+            self.group = zarr.open_group(self.path, mode="w")
+        else:
+            os.makedirs(self.path)
+        self.n_rows = n_rows
+        self.arrays: OrderedDict = OrderedDict()
+        self.files: dict = {}
+
+    def write(self, key: str, start: int, batch: np.ndarray) -> None:
+        import os
+
+        if key not in self.arrays:
+            shape = (self.n_rows, batch.shape[1])
+            if self.zarr:
+                rows = max(1, min(self.n_rows, (16 * 2**20) // max(1, batch.shape[1] * batch.itemsize)))
+                self.arrays[key] = self.group.create_array(key, shape=shape, chunks=(rows, batch.shape[1]),
+                                                           dtype=batch.dtype)
+            else:
+                safe = "".join(c if c.isalnum() or c in "._#-" else "_" for c in key)
+                name = os.path.join(self.path, f"{len(self.arrays):03d}-{safe}.npy")
+                self.files[key] = name
+                self.arrays[key] = np.lib.format.open_memmap(name, mode="w+", dtype=batch.dtype, shape=shape)
+        self.arrays[key][start:start + batch.shape[0]] = batch
+
+    def close(self) -> "OrderedDict[str, np.ndarray]":
+        out = OrderedDict()
+        for key, array in self.arrays.items():
+            if self.zarr:
+                out[key] = array
+            else:
+                array.flush()
+                out[key] = np.load(self.files[key], mmap_mode="r")
+        self.arrays.clear()
+        return out
 
 
 def _check_layers(model, layers):

@@ -8,8 +8,9 @@ import sys
 import ricci_fast
 
 PACKAGE = pathlib.Path(ricci_fast.__file__).parent
-#: Modules above the local path: the cluster code itself and the command line that drives it.
-ABOVE_LOCAL = {"ricci_fast.distributed", "ricci_fast.cli"}
+#: Modules above the local path: the cluster code itself (one module per scale: many networks, one big layer) and
+#: the command line that drives it.
+ABOVE_LOCAL = {"ricci_fast.distributed", "ricci_fast.distributed_layer", "ricci_fast.cli"}
 
 
 def local_modules():
