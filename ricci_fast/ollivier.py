@@ -191,10 +191,17 @@ def _exact(graph, alpha, max_words=EXACT_MAX_WORDS):
     owned = (deg[rows] > deg[cols]) | ((deg[rows] == deg[cols]) & (rows < cols))
     n_owned = np.bincount(rows[owned], minlength=n_nodes)
     owners = np.flatnonzero(n_owned)
-    # heaviest first (work ~ owned edges x words x degree), so that no thread is left with a hub at the end
-    work = n_owned[owners] * (deg[owners] // 64 + 1) * (deg[owners] + 1)
-    owners = owners[np.argsort(-work, kind="stable")].astype(np.int64)
     words = (deg[owners] + 64) // 64
+    # one kernel per kind of owner (per-edge masks for the largest hubs, per-owner masks, one machine word),
+    # so that a graph compiles only the kinds it has; within a kind the heaviest first (work ~ owned edges x
+    # words x degree), so that no thread is left with a hub at the end
+    kind = np.where(words > max_words, 0, np.where(words > 1, 1, 2))
+    work = n_owned[owners] * words * (deg[owners] + 1)
+    order = np.lexsort((-work, kind))
+    owners = owners[order].astype(np.int64)
+    kind = kind[order]
+    bounds = [0, int(np.searchsorted(kind, 1)), int(np.searchsorted(kind, 2)), owners.shape[0]]
+    words = words[order]
     n_words = int(min(max_words, words[words <= max_words].max() if (words <= max_words).any() else 1))
 
     def scratch():
@@ -205,28 +212,39 @@ def _exact(graph, alpha, max_words=EXACT_MAX_WORDS):
                               f"max degree {max_deg}: {exc}; use fewer threads (ricci_fast.num_threads) or "
                               f"more memory.") from None
 
+    def run_kind(k, t, stop, s):
+        if k == 2:
+            return _bitset.word_owner_range(indptr, indices, alpha, owners, t, stop, out, s.closed, s.within2,
+                                            s.w2_owner, *s.word)
+        if k == 1:
+            return _bitset.owner_range(indptr, indices, alpha, owners, t, stop, out, s.closed, s.within2, s.w2_owner,
+                                       s.cm, s.mk, s.bint, s.bflt, s.lint, s.lflt, s.a_src, s.a_amt, s.a_next, s.e_snk,
+                                       s.e_dem, s.need)
+        return _bitset.edge_range(indptr, indices, alpha, owners, t, stop, out, s.closed, s.cm, s.mk, s.bint, s.bflt,
+                                  s.lint, s.lflt, s.a_src, s.a_amt, s.a_next, s.e_src, s.e_sup, s.e_snk, s.e_dem,
+                                  s.need)
+
     def work_range(start, stop, s):
-        t = start
-        while t < stop:
-            s.need[:] = 0
-            r = _bitset.ollivier_exact_range(
-                indptr, indices, alpha, owners, t, stop, max_words, out, s.closed, s.within2, s.w2_owner, s.cm, s.mk,
-                s.bint, s.bflt, s.lint, s.lflt, s.a_src, s.a_amt, s.a_next, s.e_src, s.e_sup, s.e_snk, s.e_dem,
-                s.need, *s.word)
-            if r == stop:
-                return
-            if r < 0:
-                x = owners[-1 - r]
-                raise RuntimeError(f"exact Ollivier-Ricci: internal error in the transport solver at "
-                                   f"{_where(graph, x, -1)}; please report this with the graph.")
-            x, y = int(owners[r]), int(s.need[_bitset.NEED_Y])
-            try:
-                s.grow()
-            except MemoryError as exc:
-                raise MemoryError(f"exact Ollivier-Ricci: the transport problem of {_where(graph, x, y)} needs more "
-                                  f"scratch: {exc}; use fewer threads (ricci_fast.num_threads) or more memory.") \
-                    from None
-            t = r
+        for k in range(3):
+            t = max(start, bounds[k])
+            end = min(stop, bounds[k + 1])
+            while t < end:
+                s.need[:] = 0
+                r = run_kind(k, t, end, s)
+                if r == end:
+                    break
+                if r < 0:
+                    x = owners[-1 - r]
+                    raise RuntimeError(f"exact Ollivier-Ricci: internal error in the transport solver at "
+                                       f"{_where(graph, x, -1)}; please report this with the graph.")
+                x, y = int(owners[r]), int(s.need[_bitset.NEED_Y])
+                try:
+                    s.grow()
+                except MemoryError as exc:
+                    raise MemoryError(f"exact Ollivier-Ricci: the transport problem of {_where(graph, x, y)} needs "
+                                      f"more scratch: {exc}; use fewer threads (ricci_fast.num_threads) or more "
+                                      f"memory.") from None
+                t = r
 
     n_threads = _parallel.get_num_threads()
     chunk = max(1, owners.shape[0] // (64 * n_threads))
