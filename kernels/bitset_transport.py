@@ -1017,17 +1017,43 @@ def word_owner_range(indptr, indices, alpha, owners, start, stop, out, closed, w
 
 
 @njit(cache=True, nogil=True)
+def _merge_twins(nodes, mass, n, twin, slot):
+    """Merges the list entries whose nodes are twins (twin[v] the class of v, see ricci_fast.ollivier
+    twin_classes): the first of each class keeps the summed mass.  Twins are at the same hop distance from
+    every other node, so they are interchangeable in a transport problem and the optimum is unchanged.
+    slot: N int64, -1 on entry and on exit.  Returns the new length (entries stay in order)."""
+    k = 0
+    for i in range(n):
+        r = twin[nodes[i]]
+        j = slot[r]
+        if j < 0:
+            slot[r] = k
+            nodes[k] = nodes[i]
+            mass[k] = mass[i]
+            k += 1
+        else:
+            mass[j] += mass[i]
+    for i in range(k):
+        slot[twin[nodes[i]]] = -1
+    return k
+
+
+@njit(cache=True, nogil=True)
 def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within2, w2_owner, cm, mk, bint, bflt, lint,
-                lflt, a_src, a_amt, a_next, e_snk, e_dem, need):
+                lflt, a_src, a_amt, a_next, e_src, e_snk, e_dem, twin, slot, has_twins, need):
     """Exact curvature of every edge owned by owners[start:stop], owners of degree 64 .. 64 * max_words - 1,
     with per-owner masks over N[x] (bit p: the p-th member of N(x), then x) shared by all of x's edges.
 
+    With has_twins, twin sources and twin sinks are merged first (see _merge_twins; e_src holds the kept
+    bit positions), and when that saves words the sources are renumbered compactly (duplicate rows, e.g.
+    the dead units of a ReLU layer, make hubs whose problems shrink from thousands of sources to tens).
     Stops at the first owner whose scratch is too small, fills need (see NEED_*) and returns its item
     index; returns stop when all are done, or -1 - item on an internal error."""
     n_nodes = indptr.shape[0] - 1
     for t in range(start, stop):
         x = owners[t]
-        dx = indptr[x + 1] - indptr[x]
+        base = indptr[x]
+        dx = indptr[x + 1] - base
         wx = (dx + 64) // 64
         n_l = 1
         for p in range(indptr[x], indptr[x + 1]):
@@ -1045,14 +1071,12 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
             return t
         _toggle_owner_masks(indptr, indices, x, closed, wx)
         src_mask = mk[mk.shape[0] - wx:]  # the tail of mk is not used by bitset_transport at this size
-        supply = bflt[64 * wx:128 * wx]
-        c1 = cm[0:n_l * wx]
-        c2 = cm[n_l * wx:2 * n_l * wx]
         for p in range(indptr[x], indptr[x + 1]):
             y = indices[p]
             dy = indptr[y + 1] - indptr[y]
             if dy > dx or (dy == dx and y < x):
                 continue
+            supply = bflt[64 * wx:128 * wx]
             n_snk, any_src, scale = _masses_by_position(indptr, indices, x, y, alpha, wx, src_mask, supply, e_snk,
                                                         e_dem)
             if not any_src:
@@ -1068,11 +1092,61 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
                             for w in range(wx):
                                 within2[v * wx + w] |= closed[nb + w]
                         w2_owner[v] = x
+                wp = wx
+                if has_twins:
+                    n_snk = _merge_twins(e_snk, e_dem, n_snk, twin, slot)
+                    n_kept = 0
                     for w in range(wx):
-                        c1[j * wx + w] = closed[v * wx + w] & src_mask[w]
-                        c2[j * wx + w] = within2[v * wx + w] & src_mask[w]
-                total, status = bitset_transport(wx, src_mask, supply, n_snk, e_dem, c1, c2, mk, bint, bflt, lint,
+                        m = src_mask[w]
+                        while m:
+                            b = w * 64 + lowest_bit(m)
+                            m &= m - _ONE
+                            r = twin[indices[base + b]] if b < dx else twin[x]
+                            if slot[r] < 0:
+                                slot[r] = b
+                                e_src[n_kept] = b
+                                n_kept += 1
+                            else:
+                                supply[slot[r]] += supply[b]
+                                src_mask[w] &= ~_bit(b)
+                    for i in range(n_kept):
+                        b = e_src[i]
+                        slot[twin[indices[base + b]] if b < dx else twin[x]] = -1
+                    if (n_kept + 63) // 64 < wx:
+                        # renumber: bit i is the i-th kept position (increasing, so the copies below
+                        # never overwrite what they have yet to read)
+                        wp = (n_kept + 63) // 64
+                        src_mask = mk[mk.shape[0] - wp:]
+                        for w in range(wp):
+                            src_mask[w] = _ZERO
+                        new_supply = bflt[64 * wp:128 * wp]
+                        for i in range(n_kept):
+                            new_supply[i] = supply[e_src[i]]
+                            src_mask[i >> 6] |= _bit(i)
+                        supply = new_supply
+                        for j in range(n_snk):
+                            v = e_snk[j]
+                            for w in range(wp):
+                                cm[j * wp + w] = _ZERO
+                                cm[(n_snk + j) * wp + w] = _ZERO
+                            for i in range(n_kept):
+                                b = e_src[i]
+                                bb = _bit(b)
+                                if closed[v * wx + (b >> 6)] & bb:
+                                    cm[j * wp + (i >> 6)] |= _bit(i)
+                                if within2[v * wx + (b >> 6)] & bb:
+                                    cm[(n_snk + j) * wp + (i >> 6)] |= _bit(i)
+                c1 = cm[0:n_snk * wp]
+                c2 = cm[n_snk * wp:2 * n_snk * wp]
+                if wp == wx:
+                    for j in range(n_snk):
+                        v = e_snk[j]
+                        for w in range(wx):
+                            c1[j * wx + w] = closed[v * wx + w] & src_mask[w]
+                            c2[j * wx + w] = within2[v * wx + w] & src_mask[w]
+                total, status = bitset_transport(wp, src_mask, supply, n_snk, e_dem, c1, c2, mk, bint, bflt, lint,
                                                  lflt, a_src, a_amt, a_next)
+                src_mask = mk[mk.shape[0] - wx:]
                 if status != STATUS_OK:
                     _toggle_owner_masks(indptr, indices, x, closed, wx)
                     if status == STATUS_ARENA:
@@ -1090,10 +1164,11 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
 
 @njit(cache=True, nogil=True)
 def edge_range(indptr, indices, alpha, owners, start, stop, out, closed, cm, mk, bint, bflt, lint, lflt, a_src, a_amt,
-               a_next, e_src, e_sup, e_snk, e_dem, need):
+               a_next, e_src, e_sup, e_snk, e_dem, twin, slot, has_twins, need):
     """Exact curvature of every edge owned by owners[start:stop], owners of degree >= 64 * max_words: after
-    shared mass cancels, the smaller side of each edge's problem becomes the bits (W1 is symmetric, so
-    the sinks may play the sources) and its masks are built for that edge alone.  Returns as owner_range."""
+    shared mass cancels (and twins merge, see _merge_twins), the smaller side of each edge's problem
+    becomes the bits (W1 is symmetric, so the sinks may play the sources) and its masks are built for that
+    edge alone.  Returns as owner_range."""
     n_nodes = indptr.shape[0] - 1
     for t in range(start, stop):
         x = owners[t]
@@ -1107,6 +1182,9 @@ def edge_range(indptr, indices, alpha, owners, start, stop, out, closed, cm, mk,
             if n_src == 0:
                 value = 1.0
             else:
+                if has_twins:
+                    n_src = _merge_twins(e_src, e_sup, n_src, twin, slot)
+                    n_snk = _merge_twins(e_snk, e_dem, n_snk, twin, slot)
                 flip = n_src > n_snk
                 n_b = n_snk if flip else n_src
                 n_l = n_src if flip else n_snk

@@ -128,6 +128,7 @@ class _ExactScratch:
         self.e_sup = _allocate(max_deg + 2, np.float64, "edge problem")
         self.e_snk = _allocate(max_deg + 2, np.int64, "edge problem")
         self.e_dem = _allocate(max_deg + 2, np.float64, "edge problem")
+        self.slot = _allocate(n_nodes, np.int64, "twin slots", fill=-1)
         self.need = np.zeros(_bitset.NEED_LEN, np.int64)
         self.word = (np.zeros((64, 64)), np.zeros((4, 64)), np.zeros(5 * 64 + 130, np.int64),
                      np.zeros(4 * 64 + 16 + 2 * 130 + 8, np.uint64))
@@ -178,6 +179,62 @@ def _check_filled(values, graph, what):
                            f"{values.max()}); please report this with the graph.")
 
 
+def _rows_equal(indptr, indices, a, b):
+    """For node pairs of equal degree: are rows a[i] and b[i] of the CSR identical?"""
+    deg = indptr[a + 1] - indptr[a]
+    pair = np.repeat(np.arange(a.size), deg)
+    offset = np.arange(pair.size) - np.repeat(np.cumsum(deg) - deg, deg)
+    same = indices[indptr[a][pair] + offset] == indices[indptr[b][pair] + offset]
+    return np.bincount(pair[~same], minlength=a.size) == 0
+
+
+def twin_classes(graph):
+    """Classes of twins: nodes with the same open neighbourhood (N(u) = N(v)) or the same closed one
+    (N[u] = N[v]).  Twins are at the same hop distance from every other node, so in one edge's transport
+    problem they are interchangeable and the exact solver merges them (duplicate rows, such as the dead
+    units of a ReLU layer, give thousands).  Returns (class of each node: its smallest member, whether
+    any class has two members).  Hashes find the candidates; every merge is checked row against row."""
+    n = graph.n_nodes
+    indptr = graph.indptr.astype(np.int64)
+    indices = graph.indices.astype(np.int64)
+    deg = np.diff(indptr)
+    twin = np.arange(n, dtype=np.int64)
+    if n < 2 or indices.size == 0:
+        return twin, False
+    rnd = np.random.default_rng(0x7E1A).integers(0, 2**63, size=n, dtype=np.int64).astype(np.uint64)
+    starts = indptr[:-1][deg > 0]
+    open_hash = np.zeros(n, np.uint64)
+    open_hash[deg > 0] = np.add.reduceat(rnd[indices], starts)
+    # No node has both an open and a closed twin (N(u) = N(v) makes u, v non-adjacent, and a closed twin w
+    # of u would be adjacent to v, putting v in N[w] = N[u]), so the two passes never touch the same node.
+    for closed in (False, True):
+        key = open_hash + rnd if closed else open_hash
+        order = np.lexsort((np.arange(n), key, deg))
+        k, d = key[order], deg[order]
+        first = np.ones(n, bool)
+        first[1:] = (k[1:] != k[:-1]) | (d[1:] != d[:-1])
+        lead = order[np.maximum.accumulate(np.where(first, np.arange(n), 0))]
+        cand = np.flatnonzero((lead != order) & (d > 0))
+        if cand.size == 0:
+            continue
+        u, r = order[cand], lead[cand]
+        if closed:
+            # compare the closed rows (each node inserted into its own row, sorted)
+            nodes = np.concatenate([u, r])
+            lens = deg[nodes] + 1
+            own = np.repeat(np.arange(nodes.size), lens)
+            pos = np.arange(own.size) - np.repeat(np.cumsum(lens) - lens, lens)
+            at = np.minimum(indptr[nodes][own] + pos, indices.size - 1)
+            vals = np.where(pos < deg[nodes][own], indices[at], nodes[own])
+            vals = vals[np.lexsort((vals, own))]
+            half = vals.size // 2
+            ok = np.bincount(own[:half][vals[:half] != vals[half:]], minlength=u.size) == 0
+        else:
+            ok = _rows_equal(indptr, indices, u, r)
+        twin[u[ok]] = r[ok]
+    return twin, bool((twin != np.arange(n)).any())
+
+
 def _exact(graph, alpha, max_words=EXACT_MAX_WORDS):
     indptr, indices = graph.indptr, graph.indices
     n_nodes = graph.n_nodes
@@ -203,6 +260,8 @@ def _exact(graph, alpha, max_words=EXACT_MAX_WORDS):
     bounds = [0, int(np.searchsorted(kind, 1)), int(np.searchsorted(kind, 2)), owners.shape[0]]
     words = words[order]
     n_words = int(min(max_words, words[words <= max_words].max() if (words <= max_words).any() else 1))
+    # twins are merged only in the multi-word kernels (one-word problems are small anyway)
+    twin, has_twins = twin_classes(graph) if bounds[2] > 0 else (np.zeros(0, np.int64), False)
 
     def scratch():
         try:
@@ -218,11 +277,11 @@ def _exact(graph, alpha, max_words=EXACT_MAX_WORDS):
                                             s.w2_owner, *s.word)
         if k == 1:
             return _bitset.owner_range(indptr, indices, alpha, owners, t, stop, out, s.closed, s.within2, s.w2_owner,
-                                       s.cm, s.mk, s.bint, s.bflt, s.lint, s.lflt, s.a_src, s.a_amt, s.a_next, s.e_snk,
-                                       s.e_dem, s.need)
+                                       s.cm, s.mk, s.bint, s.bflt, s.lint, s.lflt, s.a_src, s.a_amt, s.a_next, s.e_src,
+                                       s.e_snk, s.e_dem, twin, s.slot, has_twins, s.need)
         return _bitset.edge_range(indptr, indices, alpha, owners, t, stop, out, s.closed, s.cm, s.mk, s.bint, s.bflt,
                                   s.lint, s.lflt, s.a_src, s.a_amt, s.a_next, s.e_src, s.e_sup, s.e_snk, s.e_dem,
-                                  s.need)
+                                  twin, s.slot, has_twins, s.need)
 
     def work_range(start, stop, s):
         for k in range(3):
