@@ -1040,13 +1040,15 @@ def _merge_twins(nodes, mass, n, twin, slot):
 
 @njit(cache=True, nogil=True)
 def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within2, w2_owner, cm, mk, bint, bflt, lint,
-                lflt, a_src, a_amt, a_next, e_src, e_snk, e_dem, twin, slot, has_twins, need):
+                lflt, a_src, a_amt, a_next, e_src, e_snk, e_dem, twin, slot, memo_owner, memo_value, has_twins, need):
     """Exact curvature of every edge owned by owners[start:stop], owners of degree 64 .. 64 * max_words - 1,
     with per-owner masks over N[x] (bit p: the p-th member of N(x), then x) shared by all of x's edges.
 
     With has_twins, twin sources and twin sinks are merged first (see _merge_twins; e_src holds the kept
     bit positions), and when that saves words the sources are renumbered compactly (duplicate rows, e.g.
-    the dead units of a ReLU layer, make hubs whose problems shrink from thousands of sources to tens).
+    the dead units of a ReLU layer, make hubs whose problems shrink from thousands of sources to tens), and
+    an edge x-y' whose y' is a twin of an already solved y takes its value (memo_owner / memo_value: N
+    entries, the owner and value last stored per twin class).
     Stops at the first owner whose scratch is too small, fills need (see NEED_*) and returns its item
     index; returns stop when all are done, or -1 - item on an internal error."""
     n_nodes = indptr.shape[0] - 1
@@ -1077,6 +1079,11 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
             if dy > dx or (dy == dx and y < x):
                 continue
             supply = bflt[64 * wx:128 * wx]
+            if has_twins and memo_owner[twin[y]] == x:
+                value = memo_value[twin[y]]
+                out[p] = value
+                out[find_sorted(indices, indptr[y], indptr[y + 1], x)] = value
+                continue
             n_snk, any_src, scale = _masses_by_position(indptr, indices, x, y, alpha, wx, src_mask, supply, e_snk,
                                                         e_dem)
             if not any_src:
@@ -1156,6 +1163,9 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
                         return t
                     return -1 - t
                 value = 1.0 - total / scale
+            if has_twins:  # the swap of twins y, y' is an automorphism fixing x: kappa(x, y') = kappa(x, y)
+                memo_owner[twin[y]] = x
+                memo_value[twin[y]] = value
             out[p] = value
             out[find_sorted(indices, indptr[y], indptr[y + 1], x)] = value
         _toggle_owner_masks(indptr, indices, x, closed, wx)
@@ -1164,7 +1174,7 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
 
 @njit(cache=True, nogil=True)
 def edge_range(indptr, indices, alpha, owners, start, stop, out, closed, cm, mk, bint, bflt, lint, lflt, a_src, a_amt,
-               a_next, e_src, e_sup, e_snk, e_dem, twin, slot, has_twins, need):
+               a_next, e_src, e_sup, e_snk, e_dem, twin, slot, memo_owner, memo_value, has_twins, need):
     """Exact curvature of every edge owned by owners[start:stop], owners of degree >= 64 * max_words: after
     shared mass cancels (and twins merge, see _merge_twins), the smaller side of each edge's problem
     becomes the bits (W1 is symmetric, so the sinks may play the sources) and its masks are built for that
@@ -1177,6 +1187,11 @@ def edge_range(indptr, indices, alpha, owners, start, stop, out, closed, cm, mk,
             y = indices[p]
             dy = indptr[y + 1] - indptr[y]
             if dy > dx or (dy == dx and y < x):
+                continue
+            if has_twins and memo_owner[twin[y]] == x:
+                value = memo_value[twin[y]]
+                out[p] = value
+                out[find_sorted(indices, indptr[y], indptr[y + 1], x)] = value
                 continue
             n_src, n_snk, scale = edge_problem(indptr, indices, x, y, alpha, e_src, e_sup, e_snk, e_dem)
             if n_src == 0:
@@ -1226,6 +1241,9 @@ def edge_range(indptr, indices, alpha, owners, start, stop, out, closed, cm, mk,
                 if status != STATUS_OK:
                     return -1 - t
                 value = 1.0 - total / scale
+            if has_twins:  # the swap of twins y, y' is an automorphism fixing x: kappa(x, y') = kappa(x, y)
+                memo_owner[twin[y]] = x
+                memo_value[twin[y]] = value
             out[p] = value
             out[find_sorted(indices, indptr[y], indptr[y + 1], x)] = value
     return stop

@@ -129,6 +129,8 @@ class _ExactScratch:
         self.e_snk = _allocate(max_deg + 2, np.int64, "edge problem")
         self.e_dem = _allocate(max_deg + 2, np.float64, "edge problem")
         self.slot = _allocate(n_nodes, np.int64, "twin slots", fill=-1)
+        self.memo_owner = _allocate(n_nodes, np.int64, "twin values", fill=-1)
+        self.memo_value = _allocate(n_nodes, np.float64, "twin values")
         self.need = np.zeros(_bitset.NEED_LEN, np.int64)
         self.word = (np.zeros((64, 64)), np.zeros((4, 64)), np.zeros(5 * 64 + 130, np.int64),
                      np.zeros(4 * 64 + 16 + 2 * 130 + 8, np.uint64))
@@ -157,9 +159,17 @@ class _ExactScratch:
             self.a_next = _allocate(size, np.int64, "flow arena")
 
 
-#: Closed neighbourhoods of up to 64 * this many nodes get per-node shared masks (N x this many words of
-#: scratch per thread); larger hubs are solved edge by edge with masks over the smaller side.
+#: Closed neighbourhoods of up to 64 * this many nodes get per-node shared masks (2 x N x this many words
+#: of scratch per thread); larger hubs are solved edge by edge with masks over the smaller side.  On
+#: graphs small enough, the limit rises until the masks take EXACT_MASK_BYTES per thread: per-edge masks
+#: cost a pass over every loop node's neighbours per edge, which dominated hubs of degree > 2047 (the
+#: dead rows of a ReLU layer at N = 3000 make hubs of degree 2645).
 EXACT_MAX_WORDS = 32
+EXACT_MASK_BYTES = 64 << 20
+
+
+def _max_words(n_nodes):
+    return max(EXACT_MAX_WORDS, EXACT_MASK_BYTES // (16 * max(n_nodes, 1)))
 
 
 def _where(graph, x, y) -> str:
@@ -235,9 +245,10 @@ def twin_classes(graph):
     return twin, bool((twin != np.arange(n)).any())
 
 
-def _exact(graph, alpha, max_words=EXACT_MAX_WORDS):
+def _exact(graph, alpha, max_words=None):
     indptr, indices = graph.indptr, graph.indices
     n_nodes = graph.n_nodes
+    max_words = _max_words(n_nodes) if max_words is None else max_words
     deg = graph.degrees.astype(np.int64)
     out = np.full(indices.shape[0], np.nan)
     if indices.shape[0] == 0:
@@ -261,7 +272,11 @@ def _exact(graph, alpha, max_words=EXACT_MAX_WORDS):
     words = words[order]
     n_words = int(min(max_words, words[words <= max_words].max() if (words <= max_words).any() else 1))
     # twins are merged only in the multi-word kernels (one-word problems are small anyway)
-    twin, has_twins = twin_classes(graph) if bounds[2] > 0 else (np.zeros(0, np.int64), False)
+    try:
+        twin, has_twins = twin_classes(graph) if bounds[2] > 0 else (np.zeros(0, np.int64), False)
+    except MemoryError:
+        raise MemoryError(f"exact Ollivier-Ricci: the twin-node search over {n_nodes} nodes ran out of memory "
+                          f"(it needs about {_mib(48 * (indices.shape[0] + n_nodes))}); use more memory.") from None
 
     def scratch():
         try:
@@ -278,10 +293,10 @@ def _exact(graph, alpha, max_words=EXACT_MAX_WORDS):
         if k == 1:
             return _bitset.owner_range(indptr, indices, alpha, owners, t, stop, out, s.closed, s.within2, s.w2_owner,
                                        s.cm, s.mk, s.bint, s.bflt, s.lint, s.lflt, s.a_src, s.a_amt, s.a_next, s.e_src,
-                                       s.e_snk, s.e_dem, twin, s.slot, has_twins, s.need)
+                                       s.e_snk, s.e_dem, twin, s.slot, s.memo_owner, s.memo_value, has_twins, s.need)
         return _bitset.edge_range(indptr, indices, alpha, owners, t, stop, out, s.closed, s.cm, s.mk, s.bint, s.bflt,
                                   s.lint, s.lflt, s.a_src, s.a_amt, s.a_next, s.e_src, s.e_sup, s.e_snk, s.e_dem,
-                                  twin, s.slot, has_twins, s.need)
+                                  twin, s.slot, s.memo_owner, s.memo_value, has_twins, s.need)
 
     def work_range(start, stop, s):
         for k in range(3):

@@ -405,6 +405,8 @@ def graph(n):
 
 with num_threads(1):
     rf.ollivier_ricci(graph(100))            # compile before the limit
+    from ricci_fast.ollivier import _exact
+    _exact(graph(100), 0.0, max_words=1)     # the per-edge kernel too (one kernel per kind of owner)
     big = graph(int(sys.argv[1]))
     with open("/proc/self/status") as f:
         vm = [int(l.split()[1]) for l in f if l.startswith("VmSize")][0] * 1024
