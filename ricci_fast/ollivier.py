@@ -406,7 +406,7 @@ def ollivier_ricci(
     degree), "sinkhorn" (Numba, log-domain, epsilon scaling from 1 down to `epsilon`, stopping when the L1
     marginal error is below `tol` or after `max_iter` iterations per step) or "sinkhorn_torch" (the same
     iterations batched over up to `batch_size` edges on `device`, default CUDA if available, else CPU).
-    Memory: O(edges) plus per-thread scratch of O(N) words (O(N * max degree / 64) bits up to degree 2047)
+    Memory: O(edges) plus per-thread scratch of O(N) words (O(N * max degree / 64) bits up to degree 2047, or while that stays within 64 MiB)
     and, per edge, O(#sinks * #sources / 64) words for its transport problem after shared mass cancels
     (linear in the hub's degree for an edge from a hub to an ordinary node).  When memory runs out the
     error is a MemoryError naming the edge; no value is ever returned uncomputed.
