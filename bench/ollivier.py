@@ -5,6 +5,7 @@
     python bench/ollivier.py --quick     # small sizes
     python bench/ollivier.py --large     # adds one layer at N = 100,000
     python bench/ollivier.py --hubs-only # only the hub-heavy graphs (high-dimensional data) beside GRC
+    python bench/ollivier.py --hubs-only --kinds dead_relu   # one of gauss50, gauss784, relu512, dead_relu
 
 Times are medians of --repeat runs after a warm-up; memory is the peak RSS (worker processes included)
 above the starting level.  GraphRicciCurvature runs method "OTD" with the same alpha and as many
@@ -46,7 +47,9 @@ def grc_curvature(graph, alpha, procs):
 
 def hub_layer(kind, n, seed=0):
     """High-dimensional activations, whose k-NN graphs have hubs (hubness): isotropic Gaussian points in
-    R^50 or R^784, or one random width-512 ReLU layer on Gaussian inputs in R^100."""
+    R^50 or R^784, or one random width-512 ReLU layer on Gaussian inputs in R^100; "dead_relu" is that
+    layer with the first half of the rows all zero (inputs on which every unit is dead, as in trained
+    ReLU nets), so the k-NN graph has N/2 identical points: hubs of degree ~N/2 and thousands of twins."""
     rng = np.random.default_rng(seed)
     if kind == "gauss50":
         return rng.normal(size=(n, 50)).astype(np.float32)
@@ -54,15 +57,30 @@ def hub_layer(kind, n, seed=0):
         return rng.normal(size=(n, 784)).astype(np.float32)
     X = rng.normal(size=(n, 100)).astype(np.float32)
     W = rng.normal(size=(100, 512)).astype(np.float32) / np.float32(10.0)
-    return np.maximum(X @ W, 0)
+    out = np.maximum(X @ W, 0)
+    if kind == "dead_relu":
+        out[: n // 2] = 0
+    return out
 
 
-HUB_LABELS = {"gauss50": "Gaussian, D=50", "gauss784": "Gaussian, D=784", "relu512": "ReLU layer, width 512"}
+HUB_LABELS = {"gauss50": "Gaussian, D=50", "gauss784": "Gaussian, D=784", "relu512": "ReLU layer, width 512",
+              "dead_relu": "ReLU layer, width 512, half the rows dead (all zero)"}
+HUB_KINDS = ("gauss50", "gauss784", "relu512", "dead_relu")
+
+
+def hub_size(kind, quick):
+    if kind == "dead_relu":
+        return 600 if quick else 3000
+    return 1000 if quick else 5000
 
 
 def degree_stats(graph):
+    from ricci_fast.ollivier import twin_classes
+
     deg = graph.degrees
-    return f"max degree {int(deg.max())}, {int((deg >= 64).sum())} nodes of degree >= 64"
+    twin, _ = twin_classes(graph)
+    n_twins = int((twin != np.arange(graph.n_nodes)).sum())
+    return f"max degree {int(deg.max())}, {int((deg >= 64).sum())} nodes of degree >= 64, {n_twins} twins"
 
 
 def bench_hub(kind, n, k, alpha, repeat, with_grc=True):
@@ -189,6 +207,7 @@ def main(argv=None):
     parser.add_argument("--hubs-only", action="store_true")
     parser.add_argument("--no-grc-hubs", action="store_true", help="skip GraphRicciCurvature on the hub graphs")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--kinds", default=",".join(HUB_KINDS), help="hub graphs to run (comma-separated)")
     args = parser.parse_args(argv)
     small = graph_of(300, 10)
     rf.ollivier_ricci(small)
@@ -197,18 +216,19 @@ def main(argv=None):
 
     sizes = [(500, 10), (500, 30)] if args.quick else [(2000, 10), (2000, 30), (5000, 10), (5000, 30)]
     print(f"ricci_fast {rf.__version__}, {_parallel.get_num_threads()} threads, median of {args.repeat} runs\n")
-    hub_n = 1000 if args.quick else 5000
     print("Hub-heavy graphs (k-NN graphs of high-dimensional data) against GraphRicciCurvature (OTD, same alpha, "
           "same number of processes):\n")
     print("| graph | ricci_fast exact | GraphRicciCurvature | speed-up | peak memory (ricci_fast / GRC) |")
     print("|---|---|---|---|---|")
-    for kind in ("gauss50", "gauss784", "relu512"):
-        print(bench_hub(kind, hub_n, 30, 0.0, args.repeat, with_grc=not args.no_grc_hubs), flush=True)
+    for kind in args.kinds.split(","):
+        print(bench_hub(kind, hub_size(kind, args.quick), 30, 0.0, args.repeat, with_grc=not args.no_grc_hubs),
+              flush=True)
     print("\nExact against POT (ot.emd2 on the hop-distance cost) on 300 edges of each hub graph (the 150 at the "
           "largest hubs and 150 at random):\n")
     print("| graph | worst abs difference |\n|---|---|")
-    for kind in ("gauss50", "gauss784", "relu512"):
-        print(f"| {HUB_LABELS[kind]}, N={hub_n}, k=30 | {hub_pot_check(kind, hub_n, 30, 0.0):.1e} |", flush=True)
+    for kind in args.kinds.split(","):
+        n = hub_size(kind, args.quick)
+        print(f"| {HUB_LABELS[kind]}, N={n}, k=30 | {hub_pot_check(kind, n, 30, 0.0):.1e} |", flush=True)
     if args.hubs_only:
         return
     print()

@@ -1,7 +1,9 @@
 """Small shared helpers: 64-bit set operations and binary search in sorted CSR rows."""
 
 import numpy as np
-from numba import njit
+from llvmlite import ir as llvm_ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 ONE = np.uint64(1)
 _M1 = np.uint64(0x5555555555555555)
@@ -46,3 +48,28 @@ def as_kernel_array(a, dtype):
     would compile the kernel a second time; copying it is O(size) and much cheaper."""
     a = np.ascontiguousarray(a, dtype=dtype)
     return a if a.flags.writeable else a.copy()
+
+
+@intrinsic
+def lowest_bit(typingctx, x):
+    """Index of the lowest set bit of a nonzero uint64 word, as int64: LLVM's count-trailing-zeros, one
+    instruction and nothing compiled separately (lowest_bit_index is a function of its own)."""
+    if x != types.uint64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.cttz(args[0], llvm_ir.Constant(llvm_ir.IntType(1), 0))
+
+    return types.int64(types.uint64), codegen
+
+
+@intrinsic
+def bit_count(typingctx, x):
+    """Set bits of a uint64 word, as int64 (LLVM's ctpop; see lowest_bit)."""
+    if x != types.uint64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.ctpop(args[0])
+
+    return types.int64(types.uint64), codegen

@@ -22,7 +22,7 @@ reported with the edge that needed it.
 import numpy as np
 from numba import njit
 
-from ricci_fast.kernels._bits import find_sorted, lowest_bit_index, popcount
+from ricci_fast.kernels._bits import bit_count, find_sorted, lowest_bit
 from ricci_fast.kernels.transport_problem import edge_problem, sink_cost_masks
 
 _ONE = np.uint64(1)
@@ -127,7 +127,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
         rs_mask[w] = src_mask[w]
         m = src_mask[w]
         while m:
-            p = w * 64 + lowest_bit_index(m)
+            p = w * 64 + lowest_bit(m)
             m &= m - _ONE
             rs[p] = supply[p]
             pi_u[p] = 0
@@ -187,7 +187,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                             done_u[w] |= frontier[w]
                             m = frontier[w]
                             while m:
-                                p = w * 64 + lowest_bit_index(m)
+                                p = w * 64 + lowest_bit(m)
                                 m &= m - _ONE
                                 dist_u[p] = level
                         nfw = 0
@@ -238,7 +238,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
             for w in range(W):
                 m = src_mask[w]
                 while m:
-                    p = w * 64 + lowest_bit_index(m)
+                    p = w * 64 + lowest_bit(m)
                     m &= m - _ONE
                     if (done_u[w] >> np.uint64(p & 63)) & _ONE and dist_u[p] < reach:
                         pi_u[p] += dist_u[p]
@@ -254,7 +254,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
             for w in range(W):
                 m = src_mask[w]
                 while m:
-                    p = w * 64 + lowest_bit_index(m)
+                    p = w * 64 + lowest_bit(m)
                     m &= m - _ONE
                     if pi_u[p] >= _N_POT:
                         return 0.0, STATUS_INTERNAL
@@ -270,7 +270,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
             cnt = 0
             if rd[q] > 0:
                 for w in range(W):
-                    cnt += popcount(tight[q * W + w] & rs_mask[w])
+                    cnt += bit_count(tight[q * W + w] & rs_mask[w])
             tent_v[q] = cnt
         if n <= 512:
             for i in range(1, n):
@@ -287,7 +287,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
             for w in range(W):
                 cand = tight[q * W + w] & rs_mask[w]
                 while cand and rd[q] > 0:
-                    p = w * 64 + lowest_bit_index(cand)
+                    p = w * 64 + lowest_bit(cand)
                     cand &= cand - _ONE
                     amount = rs[p] if rs[p] < rd[q] else rd[q]
                     k = head[q]
@@ -384,7 +384,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                 for w in range(W):
                     m = lvl_u[i * W + w]
                     while m:
-                        p = w * 64 + lowest_bit_index(m)
+                        p = w * 64 + lowest_bit(m)
                         m &= m - _ONE
                         ptr_u[p] = voff[i]
             # Paths start from the level-1 sinks, not from the sources: most sources of a hub edge have
@@ -397,7 +397,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                     for w in range(W):
                         c = tight[q1 * W + w] & lvl_u[w]
                         if c:
-                            p0 = w * 64 + lowest_bit_index(c)
+                            p0 = w * 64 + lowest_bit(c)
                             break
                     if p0 < 0:
                         break
@@ -437,7 +437,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                             for w in range(W):
                                 c = tight[q * W + w] & fmask[q * W + w] & lvl_u[i * W + w]
                                 if c:
-                                    nxt = w * 64 + lowest_bit_index(c)
+                                    nxt = w * 64 + lowest_bit(c)
                                     break
                             if nxt < 0:
                                 alive_v[q] = 0
@@ -504,7 +504,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
     for w in range(W):
         m = src_mask[w]
         while m:
-            p = w * 64 + lowest_bit_index(m)
+            p = w * 64 + lowest_bit(m)
             m &= m - _ONE
             remaining += rs[p]
     total = 3.0 * remaining
@@ -545,7 +545,7 @@ def _raise_potentials(mask, done, dist, reach, pi):
     """pi += min(dist, reach) over the nodes of mask (dist counts only where done)."""
     m = mask
     while m:
-        p = lowest_bit_index(m)
+        p = lowest_bit(m)
         m &= m - _ONE
         if (done >> np.uint64(p)) & _ONE and dist[p] < reach:
             pi[p] += dist[p]
@@ -568,7 +568,7 @@ def word_transport(src_mask, supply, snk_mask, demand, c1, c2, flow, pi_u, pi_v,
     rs_mask = src_mask
     m = src_mask
     while m:
-        p = lowest_bit_index(m)
+        p = lowest_bit(m)
         m &= m - _ONE
         rs[p] = supply[p]
         pi_u[p] = 0
@@ -576,7 +576,7 @@ def word_transport(src_mask, supply, snk_mask, demand, c1, c2, flow, pi_u, pi_v,
     rd_mask = snk_mask
     m = snk_mask
     while m:
-        q = lowest_bit_index(m)
+        q = lowest_bit(m)
         m &= m - _ONE
         rd[q] = demand[q]
         fmask[q] = np.uint64(0)
@@ -611,12 +611,12 @@ def word_transport(src_mask, supply, snk_mask, demand, c1, c2, flow, pi_u, pi_v,
                         done_u |= fu
                         m = fu
                         while m:
-                            p = lowest_bit_index(m)
+                            p = lowest_bit(m)
                             m &= m - _ONE
                             dist_u[p] = level
                         m = snk_mask & ~done_v
                         while m:
-                            q = lowest_bit_index(m)
+                            q = lowest_bit(m)
                             m &= m - _ONE
                             c2only = c2[q] & ~c1[q]
                             c3 = src_mask & ~c2[q]
@@ -628,7 +628,7 @@ def word_transport(src_mask, supply, snk_mask, demand, c1, c2, flow, pi_u, pi_v,
                         done_v |= fv
                         m = fv
                         while m:
-                            q = lowest_bit_index(m)
+                            q = lowest_bit(m)
                             m &= m - _ONE
                             dist_v[q] = level
                             if rd[q] > 0:
@@ -639,7 +639,7 @@ def word_transport(src_mask, supply, snk_mask, demand, c1, c2, flow, pi_u, pi_v,
                         back = np.uint64(0)
                         m = fv
                         while m:
-                            q = lowest_bit_index(m)
+                            q = lowest_bit(m)
                             m &= m - _ONE
                             back |= fmask[q]
                         bucket_u[level] |= back & ~done_u
@@ -656,7 +656,7 @@ def word_transport(src_mask, supply, snk_mask, demand, c1, c2, flow, pi_u, pi_v,
                 pot_mask[v] = np.uint64(0)
             m = src_mask
             while m:
-                p = lowest_bit_index(m)
+                p = lowest_bit(m)
                 m &= m - _ONE
                 if pi_u[p] < pot_mask.shape[0]:
                     pot_mask[pi_u[p]] |= _bit(p)
@@ -666,17 +666,17 @@ def word_transport(src_mask, supply, snk_mask, demand, c1, c2, flow, pi_u, pi_v,
         # tight (zero reduced cost) sources of every sink
         m = snk_mask
         while m:
-            q = lowest_bit_index(m)
+            q = lowest_bit(m)
             m &= m - _ONE
             tight[q] = _with_reduced_cost(c1[q], c2[q] & ~c1[q], src_mask & ~c2[q], pot_mask, pi_v[q], 0)
         # direct pushes
         m = rd_mask
         while m:
-            q = lowest_bit_index(m)
+            q = lowest_bit(m)
             m &= m - _ONE
             cand = tight[q] & rs_mask
             while cand and rd[q] > 0:
-                p = lowest_bit_index(cand)
+                p = lowest_bit(cand)
                 cand &= cand - _ONE
                 amount = rs[p] if rs[p] < rd[q] else rd[q]
                 flow[p, q] += amount
@@ -703,7 +703,7 @@ def word_transport(src_mask, supply, snk_mask, demand, c1, c2, flow, pi_u, pi_v,
                 new_v = np.uint64(0)
                 m = snk_mask & ~seen_v
                 while m:
-                    q = lowest_bit_index(m)
+                    q = lowest_bit(m)
                     m &= m - _ONE
                     if tight[q] & frontier:
                         new_v |= _bit(q)
@@ -717,7 +717,7 @@ def word_transport(src_mask, supply, snk_mask, demand, c1, c2, flow, pi_u, pi_v,
                 new_u = np.uint64(0)
                 m = new_v
                 while m:
-                    q = lowest_bit_index(m)
+                    q = lowest_bit(m)
                     m &= m - _ONE
                     new_u |= tight[q] & fmask[q]
                 new_u &= ~seen_u
@@ -732,7 +732,7 @@ def word_transport(src_mask, supply, snk_mask, demand, c1, c2, flow, pi_u, pi_v,
             pushed = 0.0
             starts = lvl_u[0]
             while starts:
-                p0 = lowest_bit_index(starts)
+                p0 = lowest_bit(starts)
                 starts &= starts - _ONE
                 while rs[p0] > 0 and (lvl_u[0] >> np.uint64(p0)) & _ONE:
                     top = 0
@@ -745,7 +745,7 @@ def word_transport(src_mask, supply, snk_mask, demand, c1, c2, flow, pi_u, pi_v,
                             m = lvl_v[top + 1]
                             nxt = -1
                             while m:
-                                q = lowest_bit_index(m)
+                                q = lowest_bit(m)
                                 m &= m - _ONE
                                 if (tight[q] >> np.uint64(node)) & _ONE:
                                     nxt = q
@@ -766,7 +766,7 @@ def word_transport(src_mask, supply, snk_mask, demand, c1, c2, flow, pi_u, pi_v,
                                 top -= 1
                                 continue
                             top += 1
-                            stack[top] = lowest_bit_index(cand)
+                            stack[top] = lowest_bit(cand)
                     if reached < 0:
                         break
                     amount = rs[p0] if rs[p0] < rd[reached] else rd[reached]
@@ -804,17 +804,17 @@ def word_transport(src_mask, supply, snk_mask, demand, c1, c2, flow, pi_u, pi_v,
     remaining = 0.0
     m = src_mask
     while m:
-        p = lowest_bit_index(m)
+        p = lowest_bit(m)
         m &= m - _ONE
         remaining += rs[p]
     total = 3.0 * remaining  # the rest moves along length-3 paths (see mincost_flow.min_cost_transport)
     m = snk_mask
     while m:
-        q = lowest_bit_index(m)
+        q = lowest_bit(m)
         m &= m - _ONE
         f = fmask[q]
         while f:
-            p = lowest_bit_index(f)
+            p = lowest_bit(f)
             f &= f - _ONE
             if (c1[q] >> np.uint64(p)) & _ONE:
                 cost = 1
@@ -880,27 +880,6 @@ def _word_masses(indptr, indices, x, y, alpha, supply, demand, sink_node):
 
 
 @njit(cache=True, nogil=True)
-def _owner_masks(indptr, indices, x, closed, n_words, set_bits):
-    """closed[w * n_words:] gets bit p for every w in the closed neighbourhood of the p-th member of N[x]
-    (N(x) in order, then x itself); with set_bits False the same rows are cleared instead."""
-    dx = indptr[x + 1] - indptr[x]
-    for p in range(dx + 1):
-        u = indices[indptr[x] + p] if p < dx else x
-        word = p >> 6
-        bit = _bit(p)
-        if set_bits:
-            closed[u * n_words + word] |= bit
-            for q in range(indptr[u], indptr[u + 1]):
-                closed[indices[q] * n_words + word] |= bit
-        else:
-            for w in range(n_words):
-                closed[u * n_words + w] = _ZERO
-            for q in range(indptr[u], indptr[u + 1]):
-                for w in range(n_words):
-                    closed[indices[q] * n_words + w] = _ZERO
-
-
-@njit(cache=True, nogil=True)
 def _masses_by_position(indptr, indices, x, y, alpha, n_words, src_mask, supply, sink_node, demand):
     """Net masses of mu_x - mu_y with sources indexed by position in N[x] (N(x), then x) and sinks listed
     compactly.  Returns (number of sinks, any source, scale)."""
@@ -951,24 +930,33 @@ def _masses_by_position(indptr, indices, x, y, alpha, n_words, src_mask, supply,
 
 
 @njit(cache=True, nogil=True)
-def owns(indptr, x, y):
-    """Edge x-y is solved by its end point of larger degree (the smaller index on a tie)."""
+def _toggle_owner_masks(indptr, indices, x, closed, n_words):
+    """Flips bit p of closed[w * n_words:] for every w in the closed neighbourhood of the p-th member of
+    N[x] (N(x) in order, then x itself).  Each (node, bit) pair is hit once (rows have no self-loops and
+    no repeats), so the first call sets exactly these bits and a second call clears them again."""
     dx = indptr[x + 1] - indptr[x]
-    dy = indptr[y + 1] - indptr[y]
-    return dx > dy or (dx == dy and x < y)
+    for p in range(dx + 1):
+        u = indices[indptr[x] + p] if p < dx else x
+        word = p >> 6
+        bit = _bit(p)
+        closed[u * n_words + word] ^= bit
+        for q in range(indptr[u], indptr[u + 1]):
+            closed[indices[q] * n_words + word] ^= bit
 
+
+# Three range kernels, one per kind of owner, each called from Python only for the owners of its kind:
+# a graph compiles only the paths it needs, and each compiled module stays small (issue 15).  An edge is
+# solved by its end point of larger degree (the smaller index on a tie).
 
 @njit(cache=True, nogil=True)
-def ollivier_exact_range(indptr, indices, alpha, owners, start, stop, max_words, out, closed, within2, w2_owner,
-                         cm, mk, bint, bflt, lint, lflt, a_src, a_amt, a_next, e_src, e_sup, e_snk, e_dem, need,
-                         wflow, wfl, wint, wu64):
-    """Exact curvature of every edge owned by owners[start:stop] into out (both CSR directions).
+def word_owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within2, w2_owner, wflow, wfl, wint,
+                     wu64):
+    """Exact curvature of every edge owned by owners[start:stop], owners of degree < 64 (so both closed
+    neighbourhoods of each owned edge fit one word), by word_transport, into out (both CSR directions).
 
-    Stops at the first owner whose scratch is too small, fills need (see NEED_*) and returns its item
-    index; returns stop when all are done, or -1 - item on an internal error.  Edges whose closed
-    neighbourhoods both have fewer than 64 nodes use word_transport (w* scratch: wflow (64, 64) float64
-    zeros, wfl (4, 64) float64, wint (5 * 64 + 130) int64, wu64 (4 * 64 + 16 + 2 * 130 + 8) uint64)."""
-    n_nodes = indptr.shape[0] - 1
+    closed, within2: >= N words (closed zero on entry, left zero); w2_owner: N int64; scratch wflow (64, 64)
+    float64 zeros, wfl (4, 64) float64, wint (5 * 64 + 130) int64, wu64 (4 * 64 + 16 + 2 * 130 + 8) uint64.
+    Returns stop, or -1 - item on an internal error."""
     w_sup = wfl[0]
     w_dem = wfl[1]
     w_rs = wfl[2]
@@ -991,141 +979,271 @@ def ollivier_exact_range(indptr, indices, alpha, owners, start, stop, max_words,
     for t in range(start, stop):
         x = owners[t]
         dx = indptr[x + 1] - indptr[x]
+        wx = (dx + 64) // 64  # 1: a typed argument, not the literal 1 (another signature)
+        _toggle_owner_masks(indptr, indices, x, closed, wx)
+        for p in range(indptr[x], indptr[x + 1]):
+            y = indices[p]
+            dy = indptr[y + 1] - indptr[y]
+            if dy > dx or (dy == dx and y < x):
+                continue  # y owns this edge
+            src_m, snk_m, scale = _word_masses(indptr, indices, x, y, alpha, w_sup, w_dem, w_snk)
+            if src_m == 0:
+                value = 1.0
+            else:
+                m = snk_m
+                while m:
+                    q = lowest_bit(m)
+                    m &= m - _ONE
+                    v = w_snk[q]
+                    if w2_owner[v] != x:
+                        acc = closed[v]
+                        for r in range(indptr[v], indptr[v + 1]):
+                            acc |= closed[indices[r]]
+                        within2[v] = acc
+                        w2_owner[v] = x
+                    w_c1[q] = closed[v] & src_m
+                    w_c2[q] = within2[v] & src_m
+                total, status = word_transport(src_m, w_sup, snk_m, w_dem, w_c1, w_c2, wflow, w_piu, w_piv, w_pot,
+                                               w_tight, w_fmask, w_rs, w_rd, w_du, w_dv, w_lu, w_lv, w_stack, w_bu,
+                                               w_bv)
+                if status != STATUS_OK:
+                    _toggle_owner_masks(indptr, indices, x, closed, wx)
+                    return -1 - t
+                value = 1.0 - total / scale
+            out[p] = value
+            out[find_sorted(indices, indptr[y], indptr[y + 1], x)] = value
+        _toggle_owner_masks(indptr, indices, x, closed, wx)
+    return stop
+
+
+@njit(cache=True, nogil=True)
+def _merge_twins(nodes, mass, n, twin, slot):
+    """Merges the list entries whose nodes are twins (twin[v] the class of v, see ricci_fast.ollivier
+    twin_classes): the first of each class keeps the summed mass.  Twins are at the same hop distance from
+    every other node, so they are interchangeable in a transport problem and the optimum is unchanged.
+    slot: N int64, -1 on entry and on exit.  Returns the new length (entries stay in order)."""
+    k = 0
+    for i in range(n):
+        r = twin[nodes[i]]
+        j = slot[r]
+        if j < 0:
+            slot[r] = k
+            nodes[k] = nodes[i]
+            mass[k] = mass[i]
+            k += 1
+        else:
+            mass[j] += mass[i]
+    for i in range(k):
+        slot[twin[nodes[i]]] = -1
+    return k
+
+
+@njit(cache=True, nogil=True)
+def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within2, w2_owner, cm, mk, bint, bflt, lint,
+                lflt, a_src, a_amt, a_next, e_src, e_snk, e_dem, twin, slot, memo_owner, memo_value, has_twins, need):
+    """Exact curvature of every edge owned by owners[start:stop], owners of degree 64 .. 64 * max_words - 1,
+    with per-owner masks over N[x] (bit p: the p-th member of N(x), then x) shared by all of x's edges.
+
+    With has_twins, twin sources and twin sinks are merged first (see _merge_twins; e_src holds the kept
+    bit positions), and when that saves words the sources are renumbered compactly (duplicate rows, e.g.
+    the dead units of a ReLU layer, make hubs whose problems shrink from thousands of sources to tens), and
+    an edge x-y' whose y' is a twin of an already solved y takes its value (memo_owner / memo_value: N
+    entries, the owner and value last stored per twin class).
+    Stops at the first owner whose scratch is too small, fills need (see NEED_*) and returns its item
+    index; returns stop when all are done, or -1 - item on an internal error."""
+    n_nodes = indptr.shape[0] - 1
+    for t in range(start, stop):
+        x = owners[t]
+        base = indptr[x]
+        dx = indptr[x + 1] - base
         wx = (dx + 64) // 64
-        if wx <= max_words:
-            n_l = 0
-            for p in range(indptr[x], indptr[x + 1]):
-                y = indices[p]
-                if owns(indptr, x, y):
-                    dy = indptr[y + 1] - indptr[y]
-                    if dy + 1 > n_l:
-                        n_l = dy + 1
-            ok = _fits(wx, n_l, cm, mk, bint, bflt, lint, lflt, need)
-            if n_nodes * wx > closed.shape[0] or n_nodes * wx > within2.shape[0]:
-                ok = False
-                if n_nodes * wx > need[NEED_CLOSED]:
-                    need[NEED_CLOSED] = n_nodes * wx
-            if not ok:
-                need[NEED_ITEM] = t
-                need[NEED_Y] = -1
-                return t
-            _owner_masks(indptr, indices, x, closed, wx, True)
-            src_mask = mk[mk.shape[0] - wx:]  # the tail of mk is not used by bitset_transport at this size
+        n_l = 1
+        for p in range(indptr[x], indptr[x + 1]):
+            dy = indptr[indices[p] + 1] - indptr[indices[p]]
+            if dy + 1 > n_l and dy <= dx:
+                n_l = dy + 1
+        ok = _fits(wx, n_l, cm, mk, bint, bflt, lint, lflt, need)
+        if n_nodes * wx > closed.shape[0] or n_nodes * wx > within2.shape[0]:
+            ok = False
+            if n_nodes * wx > need[NEED_CLOSED]:
+                need[NEED_CLOSED] = n_nodes * wx
+        if not ok:
+            need[NEED_ITEM] = t
+            need[NEED_Y] = -1
+            return t
+        _toggle_owner_masks(indptr, indices, x, closed, wx)
+        src_mask = mk[mk.shape[0] - wx:]  # the tail of mk is not used by bitset_transport at this size
+        for p in range(indptr[x], indptr[x + 1]):
+            y = indices[p]
+            dy = indptr[y + 1] - indptr[y]
+            if dy > dx or (dy == dx and y < x):
+                continue
             supply = bflt[64 * wx:128 * wx]
-            c1 = cm[0:n_l * wx]
-            c2 = cm[n_l * wx:2 * n_l * wx]
-            for p in range(indptr[x], indptr[x + 1]):
-                y = indices[p]
-                if not owns(indptr, x, y):
-                    continue
-                if wx == 1 and indptr[y + 1] - indptr[y] < 64:
-                    src_m, snk_m, scale = _word_masses(indptr, indices, x, y, alpha, w_sup, w_dem, w_snk)
-                    if src_m == 0:
-                        value = 1.0
-                    else:
-                        m = snk_m
+            if has_twins and memo_owner[twin[y]] == x:
+                value = memo_value[twin[y]]
+                out[p] = value
+                out[find_sorted(indices, indptr[y], indptr[y + 1], x)] = value
+                continue
+            n_snk, any_src, scale = _masses_by_position(indptr, indices, x, y, alpha, wx, src_mask, supply, e_snk,
+                                                        e_dem)
+            if not any_src:
+                value = 1.0
+            else:
+                for j in range(n_snk):
+                    v = e_snk[j]
+                    if w2_owner[v] != x:
+                        for w in range(wx):
+                            within2[v * wx + w] = closed[v * wx + w]
+                        for r in range(indptr[v], indptr[v + 1]):
+                            nb = indices[r] * wx
+                            for w in range(wx):
+                                within2[v * wx + w] |= closed[nb + w]
+                        w2_owner[v] = x
+                wp = wx
+                if has_twins:
+                    n_snk = _merge_twins(e_snk, e_dem, n_snk, twin, slot)
+                    n_kept = 0
+                    for w in range(wx):
+                        m = src_mask[w]
                         while m:
-                            q = lowest_bit_index(m)
+                            b = w * 64 + lowest_bit(m)
                             m &= m - _ONE
-                            v = w_snk[q]
-                            if w2_owner[v] != x:
-                                acc = closed[v]
-                                for r in range(indptr[v], indptr[v + 1]):
-                                    acc |= closed[indices[r]]
-                                within2[v] = acc
-                                w2_owner[v] = x
-                            w_c1[q] = closed[v] & src_m
-                            w_c2[q] = within2[v] & src_m
-                        total, status = word_transport(src_m, w_sup, snk_m, w_dem, w_c1, w_c2, wflow, w_piu, w_piv,
-                                                       w_pot, w_tight, w_fmask, w_rs, w_rd, w_du, w_dv, w_lu, w_lv,
-                                                       w_stack, w_bu, w_bv)
-                        if status != STATUS_OK:
-                            _owner_masks(indptr, indices, x, closed, wx, False)
-                            return -1 - t
-                        value = 1.0 - total / scale
-                    out[p] = value
-                    lo = find_sorted(indices, indptr[y], indptr[y + 1], x)
-                    out[lo] = value
-                    continue
-                n_snk, any_src, scale = _masses_by_position(indptr, indices, x, y, alpha, wx, src_mask, supply,
-                                                            e_snk, e_dem)
-                if not any_src:
-                    value = 1.0
-                else:
+                            r = twin[indices[base + b]] if b < dx else twin[x]
+                            if slot[r] < 0:
+                                slot[r] = b
+                                e_src[n_kept] = b
+                                n_kept += 1
+                            else:
+                                supply[slot[r]] += supply[b]
+                                src_mask[w] &= ~_bit(b)
+                    for i in range(n_kept):
+                        b = e_src[i]
+                        slot[twin[indices[base + b]] if b < dx else twin[x]] = -1
+                    if (n_kept + 63) // 64 < wx:
+                        # renumber: bit i is the i-th kept position (increasing, so the copies below
+                        # never overwrite what they have yet to read)
+                        wp = (n_kept + 63) // 64
+                        src_mask = mk[mk.shape[0] - wp:]
+                        for w in range(wp):
+                            src_mask[w] = _ZERO
+                        new_supply = bflt[64 * wp:128 * wp]
+                        for i in range(n_kept):
+                            new_supply[i] = supply[e_src[i]]
+                            src_mask[i >> 6] |= _bit(i)
+                        supply = new_supply
+                        for j in range(n_snk):
+                            v = e_snk[j]
+                            for w in range(wp):
+                                cm[j * wp + w] = _ZERO
+                                cm[(n_snk + j) * wp + w] = _ZERO
+                            for i in range(n_kept):
+                                b = e_src[i]
+                                bb = _bit(b)
+                                if closed[v * wx + (b >> 6)] & bb:
+                                    cm[j * wp + (i >> 6)] |= _bit(i)
+                                if within2[v * wx + (b >> 6)] & bb:
+                                    cm[(n_snk + j) * wp + (i >> 6)] |= _bit(i)
+                c1 = cm[0:n_snk * wp]
+                c2 = cm[n_snk * wp:2 * n_snk * wp]
+                if wp == wx:
                     for j in range(n_snk):
                         v = e_snk[j]
-                        if w2_owner[v] != x:
-                            for w in range(wx):
-                                within2[v * wx + w] = closed[v * wx + w]
-                            for r in range(indptr[v], indptr[v + 1]):
-                                nb = indices[r] * wx
-                                for w in range(wx):
-                                    within2[v * wx + w] |= closed[nb + w]
-                            w2_owner[v] = x
                         for w in range(wx):
                             c1[j * wx + w] = closed[v * wx + w] & src_mask[w]
                             c2[j * wx + w] = within2[v * wx + w] & src_mask[w]
-                    total, status = bitset_transport(wx, src_mask, supply, n_snk, e_dem, c1, c2, mk, bint, bflt,
-                                                     lint, lflt, a_src, a_amt, a_next)
+                total, status = bitset_transport(wp, src_mask, supply, n_snk, e_dem, c1, c2, mk, bint, bflt, lint,
+                                                 lflt, a_src, a_amt, a_next)
+                src_mask = mk[mk.shape[0] - wx:]
+                if status != STATUS_OK:
+                    _toggle_owner_masks(indptr, indices, x, closed, wx)
                     if status == STATUS_ARENA:
-                        _owner_masks(indptr, indices, x, closed, wx, False)
                         need[NEED_ITEM] = t
                         need[NEED_Y] = y
                         need[NEED_ARENA] = 2 * a_src.shape[0]
                         return t
-                    if status != STATUS_OK:
-                        _owner_masks(indptr, indices, x, closed, wx, False)
-                        return -1 - t
-                    value = 1.0 - total / scale
+                    return -1 - t
+                value = 1.0 - total / scale
+            if has_twins:  # the swap of twins y, y' is an automorphism fixing x: kappa(x, y') = kappa(x, y)
+                memo_owner[twin[y]] = x
+                memo_value[twin[y]] = value
+            out[p] = value
+            out[find_sorted(indices, indptr[y], indptr[y + 1], x)] = value
+        _toggle_owner_masks(indptr, indices, x, closed, wx)
+    return stop
+
+
+@njit(cache=True, nogil=True)
+def edge_range(indptr, indices, alpha, owners, start, stop, out, closed, cm, mk, bint, bflt, lint, lflt, a_src, a_amt,
+               a_next, e_src, e_sup, e_snk, e_dem, twin, slot, memo_owner, memo_value, has_twins, need):
+    """Exact curvature of every edge owned by owners[start:stop], owners of degree >= 64 * max_words: after
+    shared mass cancels (and twins merge, see _merge_twins), the smaller side of each edge's problem
+    becomes the bits (W1 is symmetric, so the sinks may play the sources) and its masks are built for that
+    edge alone.  Returns as owner_range."""
+    n_nodes = indptr.shape[0] - 1
+    for t in range(start, stop):
+        x = owners[t]
+        dx = indptr[x + 1] - indptr[x]
+        for p in range(indptr[x], indptr[x + 1]):
+            y = indices[p]
+            dy = indptr[y + 1] - indptr[y]
+            if dy > dx or (dy == dx and y < x):
+                continue
+            if has_twins and memo_owner[twin[y]] == x:
+                value = memo_value[twin[y]]
                 out[p] = value
-                lo = find_sorted(indices, indptr[y], indptr[y + 1], x)
-                out[lo] = value
-            _owner_masks(indptr, indices, x, closed, wx, False)
-        else:
-            for p in range(indptr[x], indptr[x + 1]):
-                y = indices[p]
-                if not owns(indptr, x, y):
-                    continue
-                n_src, n_snk, scale = edge_problem(indptr, indices, x, y, alpha, e_src, e_sup, e_snk, e_dem)
-                if n_src == 0:
-                    value = 1.0
-                else:
-                    # the smaller side becomes the bits; W1 is symmetric, so sinks may play the sources
-                    if n_src <= n_snk:
-                        bit_nodes, bit_mass, n_b, loop_nodes, loop_mass, n_l = e_src, e_sup, n_src, e_snk, e_dem, n_snk
-                    else:
-                        bit_nodes, bit_mass, n_b, loop_nodes, loop_mass, n_l = e_snk, e_dem, n_snk, e_src, e_sup, n_src
-                    wp = (n_b + 63) // 64
-                    ok = _fits(wp, n_l, cm, mk, bint, bflt, lint, lflt, need)
-                    if n_nodes * wp > closed.shape[0]:
-                        ok = False
-                        if n_nodes * wp > need[NEED_CLOSED]:
-                            need[NEED_CLOSED] = n_nodes * wp
-                    if not ok:
-                        need[NEED_ITEM] = t
-                        need[NEED_Y] = y
-                        return t
-                    c1 = cm[0:n_l * wp]
-                    c2 = cm[n_l * wp:2 * n_l * wp]
-                    sink_cost_masks(indptr, indices, bit_nodes, n_b, loop_nodes, n_l, closed, wp, c1, c2)
-                    src_mask = mk[mk.shape[0] - wp:]
-                    supply = bflt[64 * wp:128 * wp]
-                    for w in range(wp):
-                        src_mask[w] = _ZERO
+                out[find_sorted(indices, indptr[y], indptr[y + 1], x)] = value
+                continue
+            n_src, n_snk, scale = edge_problem(indptr, indices, x, y, alpha, e_src, e_sup, e_snk, e_dem)
+            if n_src == 0:
+                value = 1.0
+            else:
+                if has_twins:
+                    n_src = _merge_twins(e_src, e_sup, n_src, twin, slot)
+                    n_snk = _merge_twins(e_snk, e_dem, n_snk, twin, slot)
+                flip = n_src > n_snk
+                n_b = n_snk if flip else n_src
+                n_l = n_src if flip else n_snk
+                wp = (n_b + 63) // 64
+                ok = _fits(wp, n_l, cm, mk, bint, bflt, lint, lflt, need)
+                if n_nodes * wp > closed.shape[0]:
+                    ok = False
+                    if n_nodes * wp > need[NEED_CLOSED]:
+                        need[NEED_CLOSED] = n_nodes * wp
+                if not ok:
+                    need[NEED_ITEM] = t
+                    need[NEED_Y] = y
+                    return t
+                c1 = cm[0:n_l * wp]
+                c2 = cm[n_l * wp:2 * n_l * wp]
+                src_mask = mk[mk.shape[0] - wp:]
+                supply = bflt[64 * wp:128 * wp]
+                for w in range(wp):
+                    src_mask[w] = _ZERO
+                for i in range(n_b):
+                    src_mask[i >> 6] |= _bit(i)
+                if flip:
+                    sink_cost_masks(indptr, indices, e_snk, n_b, e_src, n_l, closed, wp, c1, c2)
                     for i in range(n_b):
-                        src_mask[i >> 6] |= _bit(i)
-                        supply[i] = bit_mass[i]
-                    total, status = bitset_transport(wp, src_mask, supply, n_l, loop_mass, c1, c2, mk, bint, bflt,
-                                                     lint, lflt, a_src, a_amt, a_next)
-                    if status == STATUS_ARENA:
-                        need[NEED_ITEM] = t
-                        need[NEED_Y] = y
-                        need[NEED_ARENA] = 2 * a_src.shape[0]
-                        return t
-                    if status != STATUS_OK:
-                        return -1 - t
-                    value = 1.0 - total / scale
-                out[p] = value
-                lo = find_sorted(indices, indptr[y], indptr[y + 1], x)
-                out[lo] = value
+                        supply[i] = e_dem[i]
+                    total, status = bitset_transport(wp, src_mask, supply, n_l, e_sup, c1, c2, mk, bint, bflt, lint,
+                                                     lflt, a_src, a_amt, a_next)
+                else:
+                    sink_cost_masks(indptr, indices, e_src, n_b, e_snk, n_l, closed, wp, c1, c2)
+                    for i in range(n_b):
+                        supply[i] = e_sup[i]
+                    total, status = bitset_transport(wp, src_mask, supply, n_l, e_dem, c1, c2, mk, bint, bflt, lint,
+                                                     lflt, a_src, a_amt, a_next)
+                if status == STATUS_ARENA:
+                    need[NEED_ITEM] = t
+                    need[NEED_Y] = y
+                    need[NEED_ARENA] = 2 * a_src.shape[0]
+                    return t
+                if status != STATUS_OK:
+                    return -1 - t
+                value = 1.0 - total / scale
+            if has_twins:  # the swap of twins y, y' is an automorphism fixing x: kappa(x, y') = kappa(x, y)
+                memo_owner[twin[y]] = x
+                memo_value[twin[y]] = value
+            out[p] = value
+            out[find_sorted(indices, indptr[y], indptr[y + 1], x)] = value
     return stop

@@ -128,6 +128,9 @@ class _ExactScratch:
         self.e_sup = _allocate(max_deg + 2, np.float64, "edge problem")
         self.e_snk = _allocate(max_deg + 2, np.int64, "edge problem")
         self.e_dem = _allocate(max_deg + 2, np.float64, "edge problem")
+        self.slot = _allocate(n_nodes, np.int64, "twin slots", fill=-1)
+        self.memo_owner = _allocate(n_nodes, np.int64, "twin values", fill=-1)
+        self.memo_value = _allocate(n_nodes, np.float64, "twin values")
         self.need = np.zeros(_bitset.NEED_LEN, np.int64)
         self.word = (np.zeros((64, 64)), np.zeros((4, 64)), np.zeros(5 * 64 + 130, np.int64),
                      np.zeros(4 * 64 + 16 + 2 * 130 + 8, np.uint64))
@@ -156,9 +159,17 @@ class _ExactScratch:
             self.a_next = _allocate(size, np.int64, "flow arena")
 
 
-#: Closed neighbourhoods of up to 64 * this many nodes get per-node shared masks (N x this many words of
-#: scratch per thread); larger hubs are solved edge by edge with masks over the smaller side.
+#: Closed neighbourhoods of up to 64 * this many nodes get per-node shared masks (2 x N x this many words
+#: of scratch per thread); larger hubs are solved edge by edge with masks over the smaller side.  On
+#: graphs small enough, the limit rises until the masks take EXACT_MASK_BYTES per thread: per-edge masks
+#: cost a pass over every loop node's neighbours per edge, which dominated hubs of degree > 2047 (the
+#: dead rows of a ReLU layer at N = 3000 make hubs of degree 2645).
 EXACT_MAX_WORDS = 32
+EXACT_MASK_BYTES = 64 << 20
+
+
+def _max_words(n_nodes):
+    return max(EXACT_MAX_WORDS, EXACT_MASK_BYTES // (16 * max(n_nodes, 1)))
 
 
 def _where(graph, x, y) -> str:
@@ -178,9 +189,66 @@ def _check_filled(values, graph, what):
                            f"{values.max()}); please report this with the graph.")
 
 
-def _exact(graph, alpha, max_words=EXACT_MAX_WORDS):
+def _rows_equal(indptr, indices, a, b):
+    """For node pairs of equal degree: are rows a[i] and b[i] of the CSR identical?"""
+    deg = indptr[a + 1] - indptr[a]
+    pair = np.repeat(np.arange(a.size), deg)
+    offset = np.arange(pair.size) - np.repeat(np.cumsum(deg) - deg, deg)
+    same = indices[indptr[a][pair] + offset] == indices[indptr[b][pair] + offset]
+    return np.bincount(pair[~same], minlength=a.size) == 0
+
+
+def twin_classes(graph):
+    """Classes of twins: nodes with the same open neighbourhood (N(u) = N(v)) or the same closed one
+    (N[u] = N[v]).  Twins are at the same hop distance from every other node, so in one edge's transport
+    problem they are interchangeable and the exact solver merges them (duplicate rows, such as the dead
+    units of a ReLU layer, give thousands).  Returns (class of each node: its smallest member, whether
+    any class has two members).  Hashes find the candidates; every merge is checked row against row."""
+    n = graph.n_nodes
+    indptr = graph.indptr.astype(np.int64)
+    indices = graph.indices.astype(np.int64)
+    deg = np.diff(indptr)
+    twin = np.arange(n, dtype=np.int64)
+    if n < 2 or indices.size == 0:
+        return twin, False
+    rnd = np.random.default_rng(0x7E1A).integers(0, 2**63, size=n, dtype=np.int64).astype(np.uint64)
+    starts = indptr[:-1][deg > 0]
+    open_hash = np.zeros(n, np.uint64)
+    open_hash[deg > 0] = np.add.reduceat(rnd[indices], starts)
+    # No node has both an open and a closed twin (N(u) = N(v) makes u, v non-adjacent, and a closed twin w
+    # of u would be adjacent to v, putting v in N[w] = N[u]), so the two passes never touch the same node.
+    for closed in (False, True):
+        key = open_hash + rnd if closed else open_hash
+        order = np.lexsort((np.arange(n), key, deg))
+        k, d = key[order], deg[order]
+        first = np.ones(n, bool)
+        first[1:] = (k[1:] != k[:-1]) | (d[1:] != d[:-1])
+        lead = order[np.maximum.accumulate(np.where(first, np.arange(n), 0))]
+        cand = np.flatnonzero((lead != order) & (d > 0))
+        if cand.size == 0:
+            continue
+        u, r = order[cand], lead[cand]
+        if closed:
+            # compare the closed rows (each node inserted into its own row, sorted)
+            nodes = np.concatenate([u, r])
+            lens = deg[nodes] + 1
+            own = np.repeat(np.arange(nodes.size), lens)
+            pos = np.arange(own.size) - np.repeat(np.cumsum(lens) - lens, lens)
+            at = np.minimum(indptr[nodes][own] + pos, indices.size - 1)
+            vals = np.where(pos < deg[nodes][own], indices[at], nodes[own])
+            vals = vals[np.lexsort((vals, own))]
+            half = vals.size // 2
+            ok = np.bincount(own[:half][vals[:half] != vals[half:]], minlength=u.size) == 0
+        else:
+            ok = _rows_equal(indptr, indices, u, r)
+        twin[u[ok]] = r[ok]
+    return twin, bool((twin != np.arange(n)).any())
+
+
+def _exact(graph, alpha, max_words=None):
     indptr, indices = graph.indptr, graph.indices
     n_nodes = graph.n_nodes
+    max_words = _max_words(n_nodes) if max_words is None else max_words
     deg = graph.degrees.astype(np.int64)
     out = np.full(indices.shape[0], np.nan)
     if indices.shape[0] == 0:
@@ -191,11 +259,24 @@ def _exact(graph, alpha, max_words=EXACT_MAX_WORDS):
     owned = (deg[rows] > deg[cols]) | ((deg[rows] == deg[cols]) & (rows < cols))
     n_owned = np.bincount(rows[owned], minlength=n_nodes)
     owners = np.flatnonzero(n_owned)
-    # heaviest first (work ~ owned edges x words x degree), so that no thread is left with a hub at the end
-    work = n_owned[owners] * (deg[owners] // 64 + 1) * (deg[owners] + 1)
-    owners = owners[np.argsort(-work, kind="stable")].astype(np.int64)
     words = (deg[owners] + 64) // 64
+    # one kernel per kind of owner (per-edge masks for the largest hubs, per-owner masks, one machine word),
+    # so that a graph compiles only the kinds it has; within a kind the heaviest first (work ~ owned edges x
+    # words x degree), so that no thread is left with a hub at the end
+    kind = np.where(words > max_words, 0, np.where(words > 1, 1, 2))
+    work = n_owned[owners] * words * (deg[owners] + 1)
+    order = np.lexsort((-work, kind))
+    owners = owners[order].astype(np.int64)
+    kind = kind[order]
+    bounds = [0, int(np.searchsorted(kind, 1)), int(np.searchsorted(kind, 2)), owners.shape[0]]
+    words = words[order]
     n_words = int(min(max_words, words[words <= max_words].max() if (words <= max_words).any() else 1))
+    # twins are merged only in the multi-word kernels (one-word problems are small anyway)
+    try:
+        twin, has_twins = twin_classes(graph) if bounds[2] > 0 else (np.zeros(0, np.int64), False)
+    except MemoryError:
+        raise MemoryError(f"exact Ollivier-Ricci: the twin-node search over {n_nodes} nodes ran out of memory "
+                          f"(it needs about {_mib(48 * (indices.shape[0] + n_nodes))}); use more memory.") from None
 
     def scratch():
         try:
@@ -205,28 +286,39 @@ def _exact(graph, alpha, max_words=EXACT_MAX_WORDS):
                               f"max degree {max_deg}: {exc}; use fewer threads (ricci_fast.num_threads) or "
                               f"more memory.") from None
 
+    def run_kind(k, t, stop, s):
+        if k == 2:
+            return _bitset.word_owner_range(indptr, indices, alpha, owners, t, stop, out, s.closed, s.within2,
+                                            s.w2_owner, *s.word)
+        if k == 1:
+            return _bitset.owner_range(indptr, indices, alpha, owners, t, stop, out, s.closed, s.within2, s.w2_owner,
+                                       s.cm, s.mk, s.bint, s.bflt, s.lint, s.lflt, s.a_src, s.a_amt, s.a_next, s.e_src,
+                                       s.e_snk, s.e_dem, twin, s.slot, s.memo_owner, s.memo_value, has_twins, s.need)
+        return _bitset.edge_range(indptr, indices, alpha, owners, t, stop, out, s.closed, s.cm, s.mk, s.bint, s.bflt,
+                                  s.lint, s.lflt, s.a_src, s.a_amt, s.a_next, s.e_src, s.e_sup, s.e_snk, s.e_dem,
+                                  twin, s.slot, s.memo_owner, s.memo_value, has_twins, s.need)
+
     def work_range(start, stop, s):
-        t = start
-        while t < stop:
-            s.need[:] = 0
-            r = _bitset.ollivier_exact_range(
-                indptr, indices, alpha, owners, t, stop, max_words, out, s.closed, s.within2, s.w2_owner, s.cm, s.mk,
-                s.bint, s.bflt, s.lint, s.lflt, s.a_src, s.a_amt, s.a_next, s.e_src, s.e_sup, s.e_snk, s.e_dem,
-                s.need, *s.word)
-            if r == stop:
-                return
-            if r < 0:
-                x = owners[-1 - r]
-                raise RuntimeError(f"exact Ollivier-Ricci: internal error in the transport solver at "
-                                   f"{_where(graph, x, -1)}; please report this with the graph.")
-            x, y = int(owners[r]), int(s.need[_bitset.NEED_Y])
-            try:
-                s.grow()
-            except MemoryError as exc:
-                raise MemoryError(f"exact Ollivier-Ricci: the transport problem of {_where(graph, x, y)} needs more "
-                                  f"scratch: {exc}; use fewer threads (ricci_fast.num_threads) or more memory.") \
-                    from None
-            t = r
+        for k in range(3):
+            t = max(start, bounds[k])
+            end = min(stop, bounds[k + 1])
+            while t < end:
+                s.need[:] = 0
+                r = run_kind(k, t, end, s)
+                if r == end:
+                    break
+                if r < 0:
+                    x = owners[-1 - r]
+                    raise RuntimeError(f"exact Ollivier-Ricci: internal error in the transport solver at "
+                                       f"{_where(graph, x, -1)}; please report this with the graph.")
+                x, y = int(owners[r]), int(s.need[_bitset.NEED_Y])
+                try:
+                    s.grow()
+                except MemoryError as exc:
+                    raise MemoryError(f"exact Ollivier-Ricci: the transport problem of {_where(graph, x, y)} needs "
+                                      f"more scratch: {exc}; use fewer threads (ricci_fast.num_threads) or more "
+                                      f"memory.") from None
+                t = r
 
     n_threads = _parallel.get_num_threads()
     chunk = max(1, owners.shape[0] // (64 * n_threads))
@@ -314,7 +406,7 @@ def ollivier_ricci(
     degree), "sinkhorn" (Numba, log-domain, epsilon scaling from 1 down to `epsilon`, stopping when the L1
     marginal error is below `tol` or after `max_iter` iterations per step) or "sinkhorn_torch" (the same
     iterations batched over up to `batch_size` edges on `device`, default CUDA if available, else CPU).
-    Memory: O(edges) plus per-thread scratch of O(N) words (O(N * max degree / 64) bits up to degree 2047)
+    Memory: O(edges) plus per-thread scratch of O(N) words (O(N * max degree / 64) bits up to degree 2047, or while that stays within 64 MiB)
     and, per edge, O(#sinks * #sources / 64) words for its transport problem after shared mass cancels
     (linear in the hub's degree for an edge from a hub to an ordinary node).  When memory runs out the
     error is a MemoryError naming the edge; no value is ever returned uncomputed.

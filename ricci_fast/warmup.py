@@ -48,6 +48,19 @@ def _stages(include_approximate: bool):
     def ollivier_exact():
         rf.ollivier_ricci(state["graph"])
 
+    def ollivier_hubs():
+        # the exact solver has one kernel per kind of owner (degree < 64, per-owner masks, per-edge masks
+        # for hubs of degree >= 2048), each compiled when a graph first has such a node: a hub of degree
+        # 80 with twin leaves reaches the second, and max_words=1 sends it to the third
+        from ricci_fast.ollivier import _exact
+
+        leaves = np.arange(1, 81)
+        edges = np.concatenate([np.stack([np.zeros(80, np.int64), leaves], 1),
+                                np.stack([leaves[:-1:2], leaves[1::2]], 1), [[1, 81], [81, 82]]])
+        hub = rf.Graph.from_edges(edges, 83)
+        rf.ollivier_ricci(hub)
+        _exact(hub, 0.0, max_words=1)
+
     def ollivier_sinkhorn():
         rf.ollivier_ricci(state["graph"], solver="sinkhorn")
 
@@ -68,6 +81,7 @@ def _stages(include_approximate: bool):
         ("balanced Forman", balanced_forman),
         ("geodesics", geodesics),
         ("Ollivier-Ricci (exact)", ollivier_exact),
+        ("Ollivier-Ricci (exact, hubs)", ollivier_hubs),
         ("Ollivier-Ricci (Sinkhorn)", ollivier_sinkhorn),
         ("Ricci flow", flow),
         ("Euclidean MST", mst),
