@@ -218,7 +218,8 @@ def _combinatorial_part(graph: Graph, kind: str, start: int, stop: int) -> np.nd
 
 
 def _ollivier_owners(graph: Graph) -> np.ndarray:
-    # the owners and their order as ricci_fast.ollivier._exact makes them (heaviest first)
+    # the transport owners, heaviest first (work ~ owned edges x words x degree), so that a round robin
+    # over them gives every task its share of hubs
     deg = graph.degrees.astype(np.int64)
     rows = np.repeat(np.arange(graph.n_nodes, dtype=np.int64), deg)
     cols = graph.indices.astype(np.int64)
@@ -230,32 +231,12 @@ def _ollivier_owners(graph: Graph) -> np.ndarray:
 
 
 def _ollivier_part(graph: Graph, alpha: float, owners: np.ndarray):
-    """Exact Ollivier-Ricci of the edges of the given owners (the transport problems each owner solves in
-    ricci_fast.ollivier._exact), as (CSR positions, values): the same kernel and scratch, so the same bits."""
+    """Exact Ollivier-Ricci of the edges of the given owners (ricci_fast.ollivier._exact restricted to
+    them, one thread per task: the cluster supplies the parallelism), as (CSR positions, values): the
+    same kernels, so the same bits as the local call."""
     from ricci_fast import ollivier as _ollivier
-    from ricci_fast.kernels import bitset_transport as _bitset
 
-    indptr, indices = graph.indptr, graph.indices
-    n_nodes = graph.n_nodes
-    deg = graph.degrees.astype(np.int64)
-    out = np.full(indices.shape[0], np.nan)
-    max_words = _ollivier.EXACT_MAX_WORDS
-    all_words = (deg[_ollivier_owners(graph)] + 64) // 64
-    n_words = int(min(max_words, all_words[all_words <= max_words].max() if (all_words <= max_words).any() else 1))
-    s = _ollivier._ExactScratch(n_nodes, int(deg.max()), n_words)
-    t, stop = 0, owners.shape[0]
-    while t < stop:
-        s.need[:] = 0
-        r = _bitset.ollivier_exact_range(
-            indptr, indices, alpha, owners, t, stop, max_words, out, s.closed, s.within2, s.w2_owner, s.cm, s.mk,
-            s.bint, s.bflt, s.lint, s.lflt, s.a_src, s.a_amt, s.a_next, s.e_src, s.e_sup, s.e_snk, s.e_dem,
-            s.need, *s.word)
-        if r == stop:
-            break
-        if r < 0:
-            raise RuntimeError("exact Ollivier-Ricci: internal error in the transport solver; please report it.")
-        s.grow()
-        t = r
+    out = _ollivier._exact(graph, alpha, owners=owners, n_threads=1)
     positions = np.flatnonzero(~np.isnan(out))
     return positions, out[positions]
 

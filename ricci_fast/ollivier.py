@@ -245,7 +245,10 @@ def twin_classes(graph):
     return twin, bool((twin != np.arange(n)).any())
 
 
-def _exact(graph, alpha, max_words=None):
+def _exact(graph, alpha, max_words=None, owners=None, n_threads=None):
+    """Exact values of the edges owned by `owners` (node ids, default all: every edge), NaN elsewhere.
+    The cluster path (ricci_fast.distributed_layer) gives each task a subset of the owners; an edge's value
+    does not depend on which other owners run beside it, so the parts put together are the local result."""
     indptr, indices = graph.indptr, graph.indices
     n_nodes = graph.n_nodes
     max_words = _max_words(n_nodes) if max_words is None else max_words
@@ -258,7 +261,13 @@ def _exact(graph, alpha, max_words=None):
     cols = indices.astype(np.int64)
     owned = (deg[rows] > deg[cols]) | ((deg[rows] == deg[cols]) & (rows < cols))
     n_owned = np.bincount(rows[owned], minlength=n_nodes)
-    owners = np.flatnonzero(n_owned)
+    if owners is None:
+        owners = np.flatnonzero(n_owned)
+    else:
+        owners = np.unique(np.asarray(owners, dtype=np.int64))
+        owners = owners[n_owned[owners] > 0]
+        if owners.size == 0:
+            return out
     words = (deg[owners] + 64) // 64
     # one kernel per kind of owner (per-edge masks for the largest hubs, per-owner masks, one machine word),
     # so that a graph compiles only the kinds it has; within a kind the heaviest first (work ~ owned edges x
@@ -320,7 +329,7 @@ def _exact(graph, alpha, max_words=None):
                                       f"memory.") from None
                 t = r
 
-    n_threads = _parallel.get_num_threads()
+    n_threads = _parallel.get_num_threads() if n_threads is None else n_threads
     chunk = max(1, owners.shape[0] // (64 * n_threads))
     _parallel.parallel_for(owners.shape[0], work_range, n_threads=n_threads, chunk=chunk, scratch=scratch)
     return out
