@@ -23,8 +23,22 @@ import warnings
 import numpy as np
 from dask.distributed import as_completed
 
-from ricci_fast import _arrays
+from ricci_fast import _arrays, _parallel
 from ricci_fast.graph import Graph
+
+
+def _task(function):
+    """Run a cluster task's kernels on one thread: the cluster's parallelism is its tasks (a worker with t
+    threads runs t of them at once), and a task that also started a thread per core would oversubscribe
+    the worker's cores (Dask bounds BLAS and OpenMP in its workers, not our kernel threads)."""
+    import functools
+
+    @functools.wraps(function)
+    def one_thread(*args, **kwargs):
+        with _parallel.num_threads(1):
+            return function(*args, **kwargs)
+
+    return one_thread
 
 #: Tasks per worker for the k-NN search, BFS and curvature (more: better balance, more per-task cost).
 TASKS_PER_WORKER = 4
@@ -99,20 +113,24 @@ def _gather_in_order(client, futures, progress: bool, desc: str, unit: str = "ta
 # the exact k-NN search
 
 
+@_task
 def _integer_part(source, start, stop):
     return _arrays.largest_integer(_open(source), start, stop)
 
 
+@_task
 def _scan_part(source, dtype, start, stop):
     return _arrays.scan_range(_open(source), dtype, start, stop)
 
 
+@_task
 def _knn_part(source, stats, k, metric, start, stop):
     from ricci_fast.knn_blocks import knn_rows
 
     return knn_rows(_open(source), stats, k, metric, start, stop)
 
 
+@_task
 def _whole_part(source, stats, k, metric, symmetrize, method, check_recall, random_state, weighted):
     from ricci_fast.graph import knn_graph
 
@@ -189,6 +207,7 @@ def knn_graph(X, k: int = 30, client=None, *, metric: str = "euclidean", symmetr
 # curvature by edge chunks
 
 
+@_task
 def _combinatorial_part(graph: Graph, kind: str, start: int, stop: int) -> np.ndarray:
     """Curvature of the CSR entries of rows start..stop-1, computed as the local edge_curvature does."""
     from ricci_fast.curvature import _COMBINATORIAL
@@ -230,6 +249,7 @@ def _ollivier_owners(graph: Graph) -> np.ndarray:
     return owners[np.argsort(-work, kind="stable")].astype(np.int64)
 
 
+@_task
 def _ollivier_part(graph: Graph, alpha: float, owners: np.ndarray):
     """Exact Ollivier-Ricci of the edges of the given owners (ricci_fast.ollivier._exact restricted to
     them, one thread per task: the cluster supplies the parallelism), as (CSR positions, values): the
@@ -294,6 +314,7 @@ def _node_ranges(graph: Graph, n_tasks: int) -> list[tuple[int, int]]:
 # geodesics: sums (all sources or a sample) and former-neighbour distances
 
 
+@_task
 def _bfs_part(graph: Graph, targets: Graph | None, sources: np.ndarray, want_sums: bool):
     """One task of `bfs`: (partial node sums or None, group totals, target distances of the sources' rows
     in `targets`, concatenated in source order)."""
@@ -499,6 +520,7 @@ def _local_array(X, name) -> np.ndarray:
     return as_activation_array(X, layer=repr(name))
 
 
+@_task
 def _hash_part(source, dtype, start, stop):
     return _arrays.row_hashes_range(_open(source), dtype, start, stop)
 
