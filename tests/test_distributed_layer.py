@@ -296,3 +296,16 @@ def test_cluster_flow_options_equal_local(client, tmp_path):
         distributed.ricci_flow(mms, 8, client, progress=False, disconnected="raise")
     with pytest.raises(ValueError, match="same probe points"):
         distributed.ricci_flow([mms[0], mms[1][:500]], 8, client, progress=False)
+
+
+def test_cluster_tasks_run_their_kernels_on_one_thread():
+    # a worker runs one task per thread; a task that started a kernel thread per core would oversubscribe
+    from ricci_fast import _parallel, distributed_layer
+
+    parts = [name for name in dir(distributed_layer) if name.startswith("_") and name.endswith("_part")]
+    assert len(parts) >= 8
+    with _parallel.num_threads(2):
+        for name in parts:
+            assert getattr(distributed_layer, name).__wrapped__ is not None, name
+        assert distributed_layer._task(_parallel.get_num_threads)() == 1
+        assert _parallel.get_num_threads() == 2
