@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import time
 import numpy as np
 
 import ricci_fast as rf
+from _timing import median_time
 
 _SPIN = "import os\ntry:\n    os.sched_setaffinity(0, {%d})\nexcept Exception:\n    pass\nwhile True:\n    pass\n"
 
@@ -36,14 +36,6 @@ def _layers(n: int, dims: int, n_layers: int, seed: int = 0):
         layers.append(X)
     return layers
 
-
-def _median_time(run, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 class _BusyCore:
@@ -90,10 +82,10 @@ def main(argv=None):
             for threads in (1, 2):
                 with rf.num_threads(threads):
                     if load == "idle":
-                        medians[threads] = _median_time(run, args.repeat)
+                        medians[threads] = median_time(run, args.repeat)
                     else:
                         with _BusyCore():
-                            medians[threads] = _median_time(run, args.repeat)
+                            medians[threads] = median_time(run, args.repeat)
             rows.append((name, load, medians[1], medians[2], medians[2] / medians[1]))
 
     print(f"ricci_fast {rf.__version__}, {os.cpu_count()} CPUs, median of {args.repeat} runs\n")

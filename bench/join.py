@@ -4,21 +4,13 @@ Two (or more) Gaussian clusters far apart in R^D; median of 3 runs of knn_graph 
 """
 
 import argparse
-import time
 
 import numpy as np
 
 import ricci_fast as rf
 from ricci_fast.components import join_components
+from _timing import median_time
 
-
-def median_time(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def main():

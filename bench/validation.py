@@ -6,21 +6,13 @@ Prints medians of 5 runs and the share of the k-NN graph's time the checks take.
 """
 
 import argparse
-import time
 
 import numpy as np
 
 import ricci_fast as rf
 from ricci_fast import graph as graph_module
+from _timing import median_time
 
-
-def median_time(fn, repeat=5):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def main():
