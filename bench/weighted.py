@@ -6,10 +6,15 @@
     python bench/weighted.py --grc-sizes 2000,5000 # GRC at larger sizes too (its APSP is N^2 doubles)
     python bench/weighted.py --quick               # N = 500 with GRC
     python bench/weighted.py --sinkhorn            # adds solver='sinkhorn'
+    # GRC at N = 20,000: its all-pairs matrix would not fit in 12 GB (below), so its own O(edges) mode
+    python bench/weighted.py --sizes 20000 --grc-sizes 20000 --kinds knn --grc-flow-sizes "" \
+        --grc-shortest-path pairwise
 
 Graphs: Barabasi-Albert (m=3) with lengths U(0.5, 2), a planted partition (blocks of 100, mean degree
 about 10, unit lengths), and the weighted k-NN graph (k=10, Euclidean lengths) of a random ReLU layer.
-Times are medians of --repeat runs after a warm-up (wall time, and CPU time of all threads and worker
+GRC's default shortest_path="all_pairs" holds the N x N matrix (as a list of Python floats first:
+about 40 bytes per pair at its peak); shortest_path="pairwise" (GRC 0.6) runs one multi-target Dijkstra
+per source and edge instead.  Times are medians of --repeat runs after a warm-up (wall time, and CPU time of all threads and worker
 processes, which a shared machine's load moves less); memory is the peak RSS above the start (GRC's
 worker processes included); GRC runs with as many processes as ricci_fast has threads.  Every edge must agree
 with GRC to 1e-9 (curvature) and, after the flow, to 1e-8 (lengths).
@@ -49,16 +54,23 @@ def make_graph(kind: str, n: int, seed: int = 0) -> rf.Graph:
     return rf.knn_graph(X, 10, weighted=True)
 
 
-def measure(fn, repeat, children=False):
+def measure(fn, repeat, children=False, one_run=False):
     """(median wall time, peak memory of a separate first run, result, median CPU time) of `repeat` runs.
     CPU time counts every thread, and with children=True the worker processes (reaped when GRC closes
-    its pool): on a shared machine it moves less with the load than wall time does."""
-    with PeakMemory(children=children) as mem:
-        fn()
+    its pool): on a shared machine it moves less with the load than wall time does.  one_run: a single
+    run, timed with the memory sampler on (for runs too long to repeat)."""
+    mem = None
+    if not one_run:
+        with PeakMemory(children=children) as mem:
+            fn()
     walls, cpus, result = [], [], None
-    for _ in range(repeat):
+    for _ in range(1 if one_run else repeat):
         before, start = os.times(), time.perf_counter()
-        result = fn()
+        if one_run:
+            with PeakMemory(children=children) as mem:
+                result = fn()
+        else:
+            result = fn()
         walls.append(time.perf_counter() - start)
         after = os.times()
         cpus.append(sum(getattr(after, f) - getattr(before, f) for f in
@@ -70,18 +82,20 @@ def grc_networkx(graph: rf.Graph) -> nx.Graph:
     return graph.to_networkx()
 
 
-def grc_curvature(G, procs):
+def grc_curvature(G, procs, shortest_path="all_pairs"):
     from GraphRicciCurvature.OllivierRicci import OllivierRicci
 
-    orc = OllivierRicci(G, alpha=0.5, method="OTD", proc=procs, verbose="ERROR")
+    extra = {} if shortest_path == "all_pairs" else {"shortest_path": shortest_path}
+    orc = OllivierRicci(G, alpha=0.5, method="OTD", proc=procs, verbose="ERROR", **extra)
     orc.compute_ricci_curvature()
     return orc.G
 
 
-def grc_flow(G, procs, iterations):
+def grc_flow(G, procs, iterations, shortest_path="all_pairs"):
     from GraphRicciCurvature.OllivierRicci import OllivierRicci
 
-    orc = OllivierRicci(G, alpha=0.5, method="OTD", proc=procs, verbose="ERROR")
+    extra = {} if shortest_path == "all_pairs" else {"shortest_path": shortest_path}
+    orc = OllivierRicci(G, alpha=0.5, method="OTD", proc=procs, verbose="ERROR", **extra)
     orc.compute_ricci_flow(iterations=iterations)
     return orc.G
 
@@ -95,6 +109,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="2000,20000")
     parser.add_argument("--grc-sizes", default="2000")
+    parser.add_argument("--grc-flow-sizes", default=None,
+                        help="sizes at which GRC's flow runs too (default: --grc-sizes; \"\" for none)")
+    parser.add_argument("--grc-shortest-path", default="all_pairs", choices=("all_pairs", "pairwise"),
+                        help="GRC's shortest_path option (pairwise: no N x N matrix)")
     parser.add_argument("--kinds", default="knn,planted_partition,barabasi_albert")
     parser.add_argument("--large-kinds", default="knn,planted_partition",
                         help="graphs at the sizes GRC does not run (the BA graph's searches settle most of it)")
@@ -102,21 +120,27 @@ def main(argv=None):
     parser.add_argument("--flow-iterations", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--one-run", action="store_true",
+                        help="one timed run per row, memory sampled during it (no separate memory run)")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.grc_sizes = "500", "500"
     sizes = [int(s) for s in args.sizes.split(",") if s]
     grc_sizes = {int(s) for s in args.grc_sizes.split(",") if s}
+    grc_flow_sizes = grc_sizes if args.grc_flow_sizes is None else {int(s) for s in args.grc_flow_sizes.split(",")
+                                                                     if s} & grc_sizes
     try:
         import GraphRicciCurvature  # noqa: F401
     except ImportError:
         warnings.warn("GraphRicciCurvature is not installed: ricci_fast times only.", stacklevel=1)
-        grc_sizes = set()
+        grc_sizes = grc_flow_sizes = set()
     threads = get_num_threads()
     # warm-up: compile or load the kernels before timing
     rf.discrete_ricci_flow(make_graph("knn", 200), iterations=1)
-    print(f"threads / GRC processes: {threads}; flow: {args.flow_iterations} iterations; times: median of "
-          f"{args.repeat}; load average at start {os.getloadavg()[0]:.1f}")
+    print(f"threads / GRC processes: {threads}; GRC shortest_path={args.grc_shortest_path}; flow: "
+          f"{args.flow_iterations} iterations; times: median of {args.repeat}"
+          f"{' (memory sampled in the timed run)' if args.one_run else ''}; load average at start "
+          f"{os.getloadavg()[0]:.1f}")
     print("| graph | edges | what | ricci_fast | GRC | speed-up | CPU s ours / GRC (ratio) | peak memory ours / GRC "
           "| max diff |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -126,24 +150,30 @@ def main(argv=None):
         for kind in kinds:
             graph = make_graph(kind, n)
             label = f"{kind} N={n}"
-            ours = measure(lambda: rf.weighted_ollivier_ricci(graph, 0.5, mass="grc"), args.repeat)
+            ours = measure(lambda: rf.weighted_ollivier_ricci(graph, 0.5, mass="grc"), args.repeat,
+                           one_run=args.one_run)
             if args.sinkhorn:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     sink = measure(lambda: rf.weighted_ollivier_ricci(graph, 0.5, mass="grc", solver="sinkhorn"),
-                                   args.repeat)
+                                   args.repeat, one_run=args.one_run)
                 gap = float(np.abs(sink[2].values - ours[2].values).max())
-            flow = measure(lambda: rf.discrete_ricci_flow(graph, iterations=args.flow_iterations), args.repeat)
+            flow = measure(lambda: rf.discrete_ricci_flow(graph, iterations=args.flow_iterations), args.repeat,
+                           one_run=args.one_run)
             cells = {"orc": ("-", "-", "-", "-", f"{ours[3]:.2f} / -"), "flow": ("-", "-", "-", "-", f"{flow[3]:.2f} / -")}
             if n in grc_sizes:
                 G = grc_networkx(graph)
-                theirs = measure(lambda: grc_curvature(G, threads), args.repeat, children=True)
+                theirs = measure(lambda: grc_curvature(G, threads, args.grc_shortest_path), args.repeat, children=True,
+                                 one_run=args.one_run)
                 diff = worst(graph, ours[2].values, theirs[2], "ricciCurvature")
                 assert diff < 1e-9, f"GRC disagrees by {diff}"
                 cells["orc"] = (f"{theirs[0]:.2f} s", f"{theirs[0] / ours[0]:.0f}x",
                                 f"{theirs[1]:.0f} MiB", f"{diff:.1e}",
                                 f"{ours[3]:.2f} / {theirs[3]:.2f} ({theirs[3] / max(ours[3], 1e-9):.0f}x)")
-                theirs = measure(lambda: grc_flow(G, threads, args.flow_iterations), args.repeat, children=True)
+            if n in grc_flow_sizes:
+                theirs = measure(lambda: grc_flow(G, threads, args.flow_iterations, args.grc_shortest_path),
+                                 args.repeat, children=True,
+                                 one_run=args.one_run)
                 diff = worst(flow[2].graph, flow[2].graph.weights, theirs[2], "weight")
                 assert diff < 1e-8, f"GRC's flow disagrees by {diff}"
                 cells["flow"] = (f"{theirs[0]:.2f} s", f"{theirs[0] / flow[0]:.0f}x",

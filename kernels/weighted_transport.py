@@ -250,6 +250,61 @@ def _row_minimum_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf):
 
 
 @njit(cache=True, nogil=True)
+def _crash_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf, old_r, old_c, n_old):
+    """A basic feasible solution near an old basis whose flows are infeasible for these marginals: the old
+    cells first (cheapest first, each while its row and column are open), then the row-minimum rule for
+    the lines left.  Any order of shipping on open cells closes one line per cell, so this is a spanning
+    tree of m + n - 1 cells like `_row_minimum_basis`'s."""
+    # insertion sort of the old cells by cost (m + n - 1 of them: a few dozen)
+    for t in range(1, n_old):
+        r = old_r[t]
+        c = old_c[t]
+        key = C[r * n + c]
+        u = t - 1
+        while u >= 0 and C[old_r[u] * n + old_c[u]] > key:
+            old_r[u + 1] = old_r[u]
+            old_c[u + 1] = old_c[u]
+            u -= 1
+        old_r[u + 1] = r
+        old_c[u + 1] = c
+    rows_left = m
+    cols_left = n
+    k = 0
+    for t in range(n_old):
+        i = old_r[t]
+        j = old_c[t]
+        if not (row_on[i] and col_on[j]):
+            continue
+        q = min(supply[i], demand[j])
+        cr[k] = i
+        cc[k] = j
+        cf[k] = q
+        supply[i] -= q
+        demand[j] -= q
+        k += 1
+        rows_left, cols_left = _close(i, j, supply, row_on, col_on, rows_left, cols_left)
+    i = 0
+    while k < m + n - 1:
+        while not row_on[i]:
+            i += 1
+        best = np.inf
+        j = -1
+        base = i * n
+        for c in range(n):
+            if col_on[c] and (j < 0 or C[base + c] < best):
+                best = C[base + c]
+                j = c
+        q = min(supply[i], demand[j])
+        cr[k] = i
+        cc[k] = j
+        cf[k] = q
+        supply[i] -= q
+        demand[j] -= q
+        k += 1
+        rows_left, cols_left = _close(i, j, supply, row_on, col_on, rows_left, cols_left)
+
+
+@njit(cache=True, nogil=True)
 def simplex_scratch(cap_nodes):
     """Work arrays for `simplex_core` with m + n <= cap_nodes."""
     ints = np.empty((13, cap_nodes + 1), np.int64)
@@ -271,9 +326,86 @@ def transport_simplex(a, b, C, m, n, max_pivots):
 
 
 @njit(cache=True, nogil=True)
-def simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj):
+def _tree_flows(a, b, m, n, cr, cc, cf, head, adj, resid, tdeg, queue, cdone):
+    """Flows of the basis tree cr/cc[:m + n - 1] for the marginals a, b, by peeling leaves (a leaf's one
+    cell carries its whole remaining mass).  False when the cells are not a spanning tree of the m + n
+    nodes or some flow is negative beyond rounding (the basis is then not primal feasible for these
+    marginals); rounding negatives are set to 0."""
+    nn = m + n
+    k = nn - 1
+    total = 0.0
+    for v in range(nn):
+        tdeg[v] = head[v + 1] - head[v]
+        resid[v] = a[v] if v < m else b[v - m]
+        if v < m:
+            total += a[v]
+    for c in range(k):
+        cdone[c] = 0
+    qt = 0
+    for v in range(nn):
+        if tdeg[v] == 1:
+            queue[qt] = v
+            qt += 1
+    qh = 0
+    placed = 0
+    while qh < qt:
+        v = queue[qh]
+        qh += 1
+        if tdeg[v] != 1:
+            continue  # the last node of the tree (degree 0 once its last cell is placed)
+        c = -1
+        for e in range(head[v], head[v + 1]):
+            if cdone[adj[e]] == 0:
+                c = adj[e]
+                break
+        f = resid[v]
+        cf[c] = f
+        cdone[c] = 1
+        placed += 1
+        w = m + cc[c] if v < m else cr[c]
+        resid[w] -= f
+        tdeg[v] = 0
+        tdeg[w] -= 1
+        if tdeg[w] == 1:
+            queue[qt] = w
+            qt += 1
+    if placed != k:
+        return False
+    floor = -1e-14 * total
+    for c in range(k):
+        if cf[c] < 0.0:
+            if cf[c] < floor:
+                return False
+            cf[c] = 0.0
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _tree_adjacency(m, n, cr, cc, head, fill, adj):
+    """CSR adjacency (head, adj) of the basis tree's m + n nodes over its m + n - 1 cells."""
+    nn = m + n
+    for v in range(nn + 1):
+        head[v] = 0
+    for c in range(nn - 1):
+        head[cr[c] + 1] += 1
+        head[m + cc[c] + 1] += 1
+    for v in range(nn):
+        head[v + 1] += head[v]
+        fill[v] = head[v]
+    for c in range(nn - 1):
+        adj[fill[cr[c]]] = c
+        fill[cr[c]] += 1
+        adj[fill[m + cc[c]]] = c
+        fill[m + cc[c]] += 1
+
+
+@njit(cache=True, nogil=True)
+def simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj, warm=False):
     """`transport_simplex` on caller-owned scratch (`simplex_scratch`), so that a loop over many small
-    problems allocates nothing."""
+    problems allocates nothing.  warm=True: ints[0][:m + n - 1] / ints[1][:m + n - 1] (rows / columns)
+    hold a basis to start from (the Ricci flow passes an edge's optimal basis of the previous step); it
+    is used when it is a spanning tree whose flows for a, b are >= 0, else the row-minimum start is.
+    Either way ints[0] / ints[1] hold the final basis on return."""
     nn = m + n
     k_cells = nn - 1
     cr = ints[0]
@@ -305,27 +437,32 @@ def simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj):
     for p in range(m * n):
         if C[p] > cmax:
             cmax = C[p]
-    # Vogel's approximation halved the pivots on the k-NN graph's problems but cost as much as it saved
-    _row_minimum_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf)
+    started = False
+    if warm:
+        valid = True
+        for c in range(k_cells):
+            if cr[c] < 0 or cr[c] >= m or cc[c] < 0 or cc[c] >= n:
+                valid = False
+        if valid:
+            _tree_adjacency(m, n, cr, cc, head, fill, adj)
+            started = _tree_flows(a, b, m, n, cr, cc, cf, head, adj, pot, depth, queue, state)
+            if not started:
+                for c in range(k_cells):
+                    nodes_i[c] = cr[c]
+                    nodes_j[c] = cc[c]
+                _crash_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf, nodes_i, nodes_j, k_cells)
+                _tree_adjacency(m, n, cr, cc, head, fill, adj)
+                started = True
+    if not started:
+        # Vogel's approximation halved the pivots on the k-NN graph's problems but cost as much as it saved
+        _row_minimum_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf)
+        _tree_adjacency(m, n, cr, cc, head, fill, adj)
     tol = 1e-13 * max(cmax, 1e-300)
     block = max(32, int(np.sqrt(m * n)))
     start = 0
     pivots = 0
-    # adjacency of the first basis tree, then potentials u_i + v_j = C_ij along it from node 0; each pivot
-    # then updates parents, depths and potentials of the re-hung subtree only
-    for v in range(nn + 1):
-        head[v] = 0
-    for c in range(k_cells):
-        head[cr[c] + 1] += 1
-        head[m + cc[c] + 1] += 1
-    for v in range(nn):
-        head[v + 1] += head[v]
-        fill[v] = head[v]
-    for c in range(k_cells):
-        adj[fill[cr[c]]] = c
-        fill[cr[c]] += 1
-        adj[fill[m + cc[c]]] = c
-        fill[m + cc[c]] += 1
+    # potentials u_i + v_j = C_ij along the first basis tree from node 0; each pivot then updates parents,
+    # depths and potentials of the re-hung subtree only
     for v in range(nn):
         depth[v] = -1
     depth[0] = 0
@@ -705,12 +842,20 @@ def group_searches(indptr, indices, weights, twin, entries, slist, omark, ofirst
 
 @njit(cache=True, nogil=True)
 def group_transport(indptr, indices, nbr_mass, self_mass, twin, entries, entry_row, e0, eoff, costs, a0, a1,
-                    solver, epsilon, tol, max_iter, zero_below, max_deg, out_kappa, out_dist, out_err, out_ok):
+                    solver, epsilon, tol, max_iter, zero_below, max_deg, out_kappa, out_dist, out_err, out_ok,
+                    basis_ptr, basis_cells, basis_count, warm):
     """Curvature 1 - W1(mu_x, mu_y) / d(x, y) of the group edges entries[e0 + a0:e0 + a1] from their cost
     matrices in costs (see build_group), written to both CSR entries.  mu_x puts self_mass[x] on x and
-    nbr_mass[p] on the neighbour of entry p.  An edge with d(x, y) < zero_below gets 0 (GRC's rule)."""
+    nbr_mass[p] on the neighbour of entry p.  An edge with d(x, y) < zero_below gets 0 (GRC's rule).
+    With warm=True (exact solver), plan edge e's optimal basis is kept in basis_cells[basis_ptr[e]:] (cell
+    codes row * (deg y + 1) + column over the full N[x] x N[y] matrix, basis_count[e] of them, 0 = none)
+    and the next call on the same edges starts its simplex from it: the Ricci flow's lengths move little
+    per step, so the old basis is usually still feasible and close to optimal."""
     n_nodes = indptr.shape[0] - 1
     cap = max_deg + 1
+    a_full = np.empty(cap, np.int64)
+    rmap = np.full(cap, -1, np.int64)
+    cmap = np.full(cap, -1, np.int64)
     mstamp = np.zeros(n_nodes, np.int64)
     mval = np.zeros(n_nodes)
     a = np.empty(cap)
@@ -763,7 +908,8 @@ def group_transport(indptr, indices, nbr_mass, self_mass, twin, entries, entry_r
                 mval[node] -= shared
             if mass > 0.0:
                 a[m] = mass
-                a_row[m] = at + (q - indptr[x] + 1) * width
+                a_full[m] = q - indptr[x] + 1
+                a_row[m] = at + a_full[m] * width
                 m += 1
         n = 0
         for q in range(indptr[y] - 1, indptr[y + 1]):
@@ -785,10 +931,35 @@ def group_transport(indptr, indices, nbr_mass, self_mass, twin, entries, entry_r
                 for j in range(n):
                     cost[i * n + j] = costs[base + b_col[j]] / dxy
             if solver == EXACT:
+                start = False
+                if warm and basis_count[e] == m + n - 1:
+                    for i in range(m):
+                        rmap[a_full[i]] = i
+                    for j in range(n):
+                        cmap[b_col[j]] = j
+                    bp = basis_ptr[e]
+                    for c in range(m + n - 1):
+                        code = basis_cells[bp + c]
+                        # a cell of a row or column that is empty now maps to -1: simplex_core then starts cold
+                        ints[0, c] = rmap[code // width]
+                        ints[1, c] = cmap[code % width]
+                    for i in range(m):
+                        rmap[a_full[i]] = -1
+                    for j in range(n):
+                        cmap[b_col[j]] = -1
+                    start = True
                 value, pivots = simplex_core(a, b, cost, m, n, 50 * (m + n) * (m + n) + 1000, ints, floats, flags,
-                                             adj)
+                                             adj, start)
                 if pivots < 0:
                     value = transport_exact(a, b, cost, m, n, flow, pot, sdist, parent, done)
+                if warm:
+                    if pivots < 0:
+                        basis_count[e] = 0
+                    else:
+                        bp = basis_ptr[e]
+                        for c in range(m + n - 1):
+                            basis_cells[bp + c] = a_full[ints[0, c]] * width + b_col[ints[1, c]]
+                        basis_count[e] = m + n - 1
             else:
                 value, err, conv = transport_sinkhorn(a, b, cost, m, n, epsilon, tol, max_iter, f, g, rows, cols)
                 ok = 1 if conv else 0

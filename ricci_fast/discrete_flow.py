@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components
 from ricci_fast._validation import check_graph
 from ricci_fast.graph import Graph
 from ricci_fast.networks import edge_table, node_labels, with_weights
-from ricci_fast.weighted import edge_plan, weighted_ollivier_ricci
+from ricci_fast.weighted import WarmStart, edge_plan, weighted_ollivier_ricci
 
 
 def _upper(graph: Graph) -> tuple[np.ndarray, np.ndarray]:
@@ -141,17 +141,20 @@ def discrete_ricci_flow(
         raise TypeError(f"surgery must be a function Graph -> Graph, got {type(surgery).__name__}.")
     if graph.n_edges == 0:
         raise ValueError("graph: no edges; the Ricci flow needs at least one edge.")
-    if "plan" in solver_options:
-        raise TypeError("plan: discrete_ricci_flow makes its own search plan (and a new one after surgery).")
+    for name in ("plan", "warm_start"):
+        if name in solver_options:
+            raise TypeError(f"{name}: discrete_ricci_flow makes its own (and new ones after surgery).")
     options = dict(alpha=alpha, mass=mass, base=base, exp_power=exp_power, solver=solver, **solver_options)
-    plan = None
+    plan = warm = None
 
     def curvature(g: Graph) -> np.ndarray:
-        # the edges change only at surgery: plan the searches once per topology, not once per step
-        nonlocal plan
+        # the edges change only at surgery: plan the searches once per topology, not once per step, and
+        # start each step's simplex from the edge's previous optimal basis
+        nonlocal plan, warm
         if plan is None or not plan.matches(g):
             plan = edge_plan(g)
-        return weighted_ollivier_ricci(g, plan=plan, **options).values
+            warm = WarmStart(plan) if solver == "exact" else None
+        return weighted_ollivier_ricci(g, plan=plan, warm_start=warm, **options).values
 
     current = with_weights(graph, graph.weights if graph.weights is not None else np.ones(graph.indices.shape[0]))
     initial = current

@@ -170,8 +170,36 @@ def edge_plan(graph: Graph, budget: int | None = None) -> EdgePlan:
                     max_degree=int(degrees.max()) if degrees.size else 0, budget=int(budget))
 
 
+class WarmStart:
+    """Each edge's optimal transport basis, kept between calls of `weighted_ollivier_ricci` on graphs with
+    the edges of `plan` (the Ricci flow's steps): the next call's simplex starts from it where it is still
+    feasible (docs/definitions.md "Weighted graphs"; the curvature is the same exact optimum either way).
+    Memory: deg x + deg y + 1 integers per edge."""
+
+    def __init__(self, plan: EdgePlan):
+        if not isinstance(plan, EdgePlan):
+            raise TypeError(f"plan must be an EdgePlan (edge_plan(graph)), got {type(plan).__name__}.")
+        degrees = np.diff(plan.indptr)
+        x = plan.entry_row
+        y = plan.indices[plan.entries]
+        sizes = degrees[x] + degrees[y] + 1
+        self.plan = plan
+        self.ptr = np.zeros(sizes.shape[0] + 1, np.int64)
+        np.cumsum(sizes, out=self.ptr[1:])
+        self.cells = np.zeros(int(self.ptr[-1]), np.int64)
+        self.count = np.zeros(sizes.shape[0], np.int64)
+
+    @property
+    def n_kept(self) -> int:
+        """Edges with a basis kept."""
+        return int(np.count_nonzero(self.count))
+
+
+_NO_BASIS = (np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64))
+
+
 def _solve_groups(graph, lengths, nbr_mass, self_mass, plan, code, epsilon, tol, max_iter, zero_below,
-                  kappa, distance, errors, ok, bar):
+                  kappa, distance, errors, ok, bar, warm=None):
     """Group by group: index its sources, one search per source writing its rows of the group's cost
     matrices (threads split the sources), then the transport problems (threads split the edges); every
     owned entry and its twin are filled."""
@@ -186,6 +214,7 @@ def _solve_groups(graph, lengths, nbr_mass, self_mass, plan, code, epsilon, tol,
     olast = np.zeros(n, np.int64)
     eoff = np.zeros(plan.largest_group + 1, np.int64)
     costs = np.empty(0)
+    bases = _NO_BASIS if warm is None else (warm.ptr, warm.cells, warm.count)
 
     def scratch():
         return (np.zeros(n, np.int64), np.zeros(n, np.int64), np.empty(n), np.empty(n, np.int32), np.empty(n),
@@ -205,7 +234,7 @@ def _solve_groups(graph, lengths, nbr_mass, self_mass, plan, code, epsilon, tol,
         def transport(a0, a1, _state, e0=e0, costs=costs):
             _wt.group_transport(indptr, indices, nbr_mass, self_mass, plan.twin, plan.entries, plan.entry_row, e0,
                                 eoff, costs, a0, a1, code, epsilon, tol, max_iter, zero_below, plan.max_degree, kappa,
-                                distance, errors, ok)
+                                distance, errors, ok, *bases, warm is not None)
 
         parallel_for(n_s, search, scratch=scratch)
         parallel_for(e1 - e0, transport)
@@ -226,6 +255,7 @@ def weighted_ollivier_ricci(
     max_iter: int = SINKHORN_MAX_ITER,
     progress: bool = False,
     plan: EdgePlan | None = None,
+    warm_start: WarmStart | None = None,
 ) -> WeightedOllivierRicci:
     """Ollivier-Ricci curvature of every edge of a graph with edge lengths (unweighted: all lengths 1).
 
@@ -236,6 +266,9 @@ def weighted_ollivier_ricci(
     scaling down to `epsilon`; the result stores a per-edge bound on kappa_exact - kappa).
     plan: `edge_plan(graph)` made once and passed again for graphs with the same edges and other lengths
     (the discrete Ricci flow does this); it depends on the topology only.
+    warm_start: a `WarmStart(plan)` that keeps every edge's optimal simplex basis for the next call with
+    other lengths on the same edges (solver="exact"; its plan is used when plan is None; the discrete
+    Ricci flow passes one): the same exact curvature (to rounding), fewer simplex pivots.
     Memory: O(edges) plus O(N) scratch per thread and one cost block of at most COST_BUDGET entries.
     """
     check_graph(graph)
@@ -251,7 +284,15 @@ def weighted_ollivier_ricci(
     lengths = _lengths(graph)
     nbr_mass, self_mass = neighbour_masses(graph, alpha, mass, base, exp_power)
     if plan is None:
-        plan = edge_plan(graph)
+        plan = warm_start.plan if isinstance(warm_start, WarmStart) else edge_plan(graph)
+    if warm_start is not None:
+        if not isinstance(warm_start, WarmStart):
+            raise TypeError(f"warm_start must be a WarmStart(plan), got {type(warm_start).__name__}.")
+        if warm_start.plan is not plan:
+            raise ValueError("warm_start: made for another plan; pass plan=warm_start.plan, or a WarmStart(plan) "
+                             "of this call's plan.")
+        if solver != "exact":
+            raise ValueError("warm_start: only solver='exact' keeps simplex bases; drop warm_start for Sinkhorn.")
     n_entries = graph.indices.shape[0]
     kappa = np.empty(n_entries)
     distance = np.empty(n_entries)
@@ -266,7 +307,7 @@ def weighted_ollivier_ricci(
         bar = tqdm(total=graph.n_edges, desc="weighted Ollivier-Ricci", unit="edge")
     try:
         _solve_groups(graph, lengths, nbr_mass, self_mass, plan, code, float(epsilon), float(tol), int(max_iter),
-                      zero_below, kappa, distance, errors, ok, bar)
+                      zero_below, kappa, distance, errors, ok, bar, warm_start)
     finally:
         if bar is not None:
             bar.close()
