@@ -72,11 +72,14 @@ def _heap_pop(hnode, hkey, hpos, size):
 
 
 @njit(cache=True, nogil=True)
-def search_to_targets(indptr, indices, weights, source, need, stamp, n_targets, dist, seen, hnode, hkey, hpos):
+def search_to_targets(indptr, indices, weights, source, need, stamp, n_targets, dist, seen, hnode, hkey, hpos,
+                      limit=np.inf):
     """Dijkstra from source that stops as soon as all n_targets nodes v with need[v] == stamp are settled:
-    no node farther than the farthest target is expanded.  Afterwards every target v has seen[v] ==
-    stamp and its exact length in dist[v], or seen[v] != stamp when it is unreachable.  Returns the
-    number of targets settled."""
+    no node farther than the farthest target is expanded.  limit: a bound on every target's computed
+    length (the float sum along some path to it); a tentative length above it is never queued, which
+    changes no target's value: float sums only grow along a path, so no prefix of a path of computed
+    length <= limit is above it.  Afterwards every target v has seen[v] == stamp and its exact length in
+    dist[v], or seen[v] != stamp when it is unreachable.  Returns the number of targets settled."""
     if n_targets == 0:
         return 0
     size = 0
@@ -95,6 +98,8 @@ def search_to_targets(indptr, indices, weights, source, need, stamp, n_targets, 
         for q in range(indptr[v], indptr[v + 1]):
             u = indices[q]
             nd = dv + weights[q]
+            if nd > limit:
+                continue  # the frontier beyond the farthest target: never popped, so never pushed
             if seen[u] != stamp:
                 seen[u] = stamp
                 dist[u] = nd
@@ -812,18 +817,28 @@ def group_searches(indptr, indices, weights, twin, entries, slist, omark, ofirst
         u = slist[s]
         mark = s + 1
         count = 0
+        # limit: the longest path u - x - y - v over the targets, summed in the order the search sums it
+        limit = 0.0
         for q in range(indptr[u] - 1, indptr[u + 1]):
             x = u if q < indptr[u] else indices[q]
             if omark[x] != stamp:
                 continue
+            wux = 0.0 if q < indptr[u] else weights[q]
             for e in range(ofirst[x], olast[x]):
                 y = indices[entries[e]]
+                wuy = wux + weights[entries[e]]
+                if wuy > limit:
+                    limit = wuy
                 for r in range(indptr[y] - 1, indptr[y + 1]):
                     v = y if r < indptr[y] else indices[r]
+                    if r >= indptr[y]:
+                        bound = wuy + weights[r]
+                        if bound > limit:
+                            limit = bound
                     if need[v] != mark:
                         need[v] = mark
                         count += 1
-        search_to_targets(indptr, indices, weights, u, need, mark, count, dist, seen, hnode, hkey, hpos)
+        search_to_targets(indptr, indices, weights, u, need, mark, count, dist, seen, hnode, hkey, hpos, limit)
         for q in range(indptr[u] - 1, indptr[u + 1]):
             x = u if q < indptr[u] else indices[q]
             if omark[x] != stamp:

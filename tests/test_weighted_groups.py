@@ -77,10 +77,22 @@ def test_matches_pot_per_edge_with_every_budget(name):
         assert np.array_equal(other.distance, results[0].distance)
 
 
-def test_every_cost_entry_is_the_all_pairs_shortest_path():
+def rounding_graph():
+    """Lengths 0.1, 0.2, 0.3, 0.7 on a dense random graph: many paths of one length whose float sums differ
+    in the last bit (0.1 + 0.2 != 0.3), the case where a search's cut-off at the 3-hop bound must not drop
+    the path that gives a target its computed length."""
+    G = nx.gnp_random_graph(30, 0.25, seed=8)
+    rng = np.random.default_rng(8)
+    for a, b in G.edges():
+        G[a][b]["weight"] = float(rng.choice([0.1, 0.2, 0.3, 0.7]))
+    return G
+
+
+@pytest.mark.parametrize("name", ["hub", "detour", "ties", "spread", "rounding"])
+def test_every_cost_entry_is_the_all_pairs_shortest_path(name):
     """Each group's cost matrices hold exactly d(u, v) for u in N[x], v in N[y] (scipy's all-pairs
     Dijkstra as the oracle), with groups of every size."""
-    G = adversarial_graphs()["hub"]
+    G = rounding_graph() if name == "rounding" else adversarial_graphs()[name]
     g = Graph.from_networkx(G)
     full = dijkstra(g.to_scipy(weighted=True), directed=False)
     n = g.n_nodes
@@ -108,6 +120,44 @@ def test_every_cost_entry_is_the_all_pairs_shortest_path():
                 np.testing.assert_array_equal(block, full[np.ix_(rows, cols)])
                 checked += 1
         assert checked == g.n_edges
+
+
+def test_search_limit_changes_no_target_length():
+    """search_to_targets with limit = the largest 3-hop path sum to a target (what group_searches passes)
+    settles every target with the length of the unlimited search, bit for bit, and queues fewer nodes."""
+    g = Graph.from_networkx(rounding_graph())
+    n = g.n_nodes
+    rng = np.random.default_rng(1)
+    compared = 0
+    for source in range(n):
+        need = np.zeros(n, np.int64)
+        targets = rng.choice(n, 6, replace=False)
+        need[targets] = 1
+        runs = []
+        for limit in (np.inf, None):
+            if limit is None:  # the longest path sum source -> x -> y -> target over all such paths, else inf
+                limit = 0.0
+                for t in targets:
+                    best = np.inf
+                    for q in range(g.indptr[source], g.indptr[source + 1]):
+                        x = g.indices[q]
+                        for r in range(g.indptr[x], g.indptr[x + 1]):
+                            y = g.indices[r]
+                            for p in range(g.indptr[y], g.indptr[y + 1]):
+                                if g.indices[p] == t:
+                                    best = min(best, g.weights[q] + g.weights[r] + g.weights[p])
+                    limit = max(limit, best)
+                if not np.isfinite(limit):
+                    continue  # some target is more than 3 hops away: group_searches never asks that
+            dist, seen = np.empty(n), np.zeros(n, np.int64)
+            found = wt.search_to_targets(g.indptr, g.indices, g.weights, source, need, 1, len(targets), dist, seen,
+                                         np.empty(n, np.int32), np.empty(n), np.full(n, -1, np.int32), limit)
+            runs.append((found, dist[targets].copy(), seen[targets].copy()))
+        if len(runs) == 2:
+            assert runs[0][0] == runs[1][0] == len(targets)
+            np.testing.assert_array_equal(runs[0][1], runs[1][1])
+            compared += 1
+    assert compared > n // 2
 
 
 def test_unit_lengths_equal_the_unweighted_solver_on_a_hub_heavy_knn_graph():
