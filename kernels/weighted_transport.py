@@ -968,7 +968,9 @@ def group_transport(indptr, indices, nbr_mass, self_mass, twin, entries, entry_r
                 if pivots < 0:
                     value = transport_exact(a, b, cost, m, n, flow, pot, sdist, parent, done)
                 if warm:
-                    if pivots < 0:
+                    # codes are int32: a matrix of 2^31 cells or more (two adjacent nodes of degree > 46,000)
+                    # keeps no basis
+                    if pivots < 0 or (indptr[x + 1] - indptr[x] + 1) * width >= 2147483647:
                         basis_count[e] = 0
                     else:
                         bp = basis_ptr[e]

@@ -23,7 +23,8 @@ from scipy.sparse.csgraph import connected_components
 from ricci_fast._validation import check_graph
 from ricci_fast.graph import Graph
 from ricci_fast.networks import edge_table, node_labels, with_weights
-from ricci_fast.weighted import WarmStart, edge_plan, weighted_ollivier_ricci
+from ricci_fast import weighted as _weighted
+from ricci_fast.weighted import WarmStart, edge_plan, warm_start_cells, weighted_ollivier_ricci
 
 
 def _upper(graph: Graph) -> tuple[np.ndarray, np.ndarray]:
@@ -125,6 +126,8 @@ def discrete_ricci_flow(
     (OllivierRicci(G).compute_ricci_flow(): alpha=0.5, its exp(-w^2) neighbour masses, iterations=10,
     step=1, delta=1e-4).  Curvature options (solver, epsilon, ...) go to `weighted_ollivier_ricci`.
     Unlike GRC, a disconnected graph is flowed whole (GRC keeps its largest component only).
+    Each step's transport starts from the edge's optimal basis of the step before (`WarmStart`; exact
+    solver, while the bases fit `ricci_fast.weighted.WARM_START_BUDGET` cells): same curvature to rounding.
     """
     check_graph(graph)
     _check_positive(iterations, "iterations", integer=True)
@@ -153,7 +156,8 @@ def discrete_ricci_flow(
         nonlocal plan, warm
         if plan is None or not plan.matches(g):
             plan = edge_plan(g)
-            warm = WarmStart(plan) if solver == "exact" else None
+            small = warm_start_cells(plan) <= _weighted.WARM_START_BUDGET
+            warm = WarmStart(plan) if solver == "exact" and small else None
         return weighted_ollivier_ricci(g, plan=plan, warm_start=warm, **options).values
 
     current = with_weights(graph, graph.weights if graph.weights is not None else np.ones(graph.indices.shape[0]))

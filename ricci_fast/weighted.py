@@ -170,11 +170,23 @@ def edge_plan(graph: Graph, budget: int | None = None) -> EdgePlan:
                     max_degree=int(degrees.max()) if degrees.size else 0, budget=int(budget))
 
 
+#: Basis cells (int32) the discrete Ricci flow keeps for its warm starts at most (32 MiB); a graph that
+#: needs more (sum over edges of deg x + deg y + 1: hubs of degree D owned by their D neighbours need
+#: about D^2) is flowed with cold starts.
+WARM_START_BUDGET = 1 << 23
+
+
+def warm_start_cells(plan: EdgePlan) -> int:
+    """Basis cells a `WarmStart(plan)` holds: deg x + deg y + 1 per edge."""
+    degrees = np.diff(plan.indptr)
+    return int(np.sum(degrees[plan.entry_row] + degrees[plan.indices[plan.entries]] + 1))
+
+
 class WarmStart:
     """Each edge's optimal transport basis, kept between calls of `weighted_ollivier_ricci` on graphs with
     the edges of `plan` (the Ricci flow's steps): the next call's simplex starts from it where it is still
     feasible (docs/definitions.md "Weighted graphs"; the curvature is the same exact optimum either way).
-    Memory: deg x + deg y + 1 integers per edge."""
+    Memory: deg x + deg y + 1 int32 per edge (`warm_start_cells`)."""
 
     def __init__(self, plan: EdgePlan):
         if not isinstance(plan, EdgePlan):
@@ -186,7 +198,7 @@ class WarmStart:
         self.plan = plan
         self.ptr = np.zeros(sizes.shape[0] + 1, np.int64)
         np.cumsum(sizes, out=self.ptr[1:])
-        self.cells = np.zeros(int(self.ptr[-1]), np.int64)
+        self.cells = np.zeros(int(self.ptr[-1]), np.int32)
         self.count = np.zeros(sizes.shape[0], np.int64)
 
     @property
@@ -195,7 +207,7 @@ class WarmStart:
         return int(np.count_nonzero(self.count))
 
 
-_NO_BASIS = (np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64))
+_NO_BASIS = (np.zeros(1, np.int64), np.zeros(1, np.int32), np.zeros(1, np.int64))
 
 
 def _solve_groups(graph, lengths, nbr_mass, self_mass, plan, code, epsilon, tol, max_iter, zero_below,

@@ -126,3 +126,18 @@ def test_warm_start_is_checked():
         WarmStart(g)
     with pytest.raises(TypeError, match="warm_start"):
         rf.discrete_ricci_flow(g, iterations=1, warm_start=WarmStart(plan))
+
+
+def test_flow_keeps_bases_within_its_budget_and_runs_cold_beyond(monkeypatch):
+    import ricci_fast.weighted as weighted
+
+    g = Graph.from_networkx(weighted_graph(6, n=30, p=0.2))
+    plan = edge_plan(g)
+    degrees = g.degrees
+    assert weighted.warm_start_cells(plan) == sum(degrees[u] + degrees[v] + 1 for u, v in g.edges())
+    assert WarmStart(plan).cells.shape == (weighted.warm_start_cells(plan),)
+    warm = rf.discrete_ricci_flow(g, iterations=4)
+    monkeypatch.setattr(weighted, "WARM_START_BUDGET", 0)
+    cold = rf.discrete_ricci_flow(g, iterations=4)
+    np.testing.assert_allclose(warm.weights, cold.weights, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(warm.curvature, cold.curvature, rtol=0, atol=1e-13)
