@@ -141,3 +141,19 @@ def test_flow_keeps_bases_within_its_budget_and_runs_cold_beyond(monkeypatch):
     cold = rf.discrete_ricci_flow(g, iterations=4)
     np.testing.assert_allclose(warm.weights, cold.weights, rtol=0, atol=1e-13)
     np.testing.assert_allclose(warm.curvature, cold.curvature, rtol=0, atol=1e-13)
+
+
+@pytest.mark.filterwarnings("ignore:Sinkhorn did not reach")
+def test_warm_flow_is_bit_identical_for_every_thread_count_and_sinkhorn_runs_cold():
+    from ricci_fast._parallel import num_threads
+
+    g = Graph.from_networkx(weighted_graph(7, n=36, p=0.2))
+    runs = []
+    for threads in (1, 3):
+        with num_threads(threads):
+            runs.append(rf.discrete_ricci_flow(g, iterations=3))
+    np.testing.assert_array_equal(runs[0].weights, runs[1].weights)
+    np.testing.assert_array_equal(runs[0].curvature, runs[1].curvature)
+    sink = rf.discrete_ricci_flow(g, iterations=2, solver="sinkhorn", keep_history=False)
+    cold = rf.discrete_ricci_flow(g, iterations=2, keep_history=False)
+    assert np.abs(sink.weights - cold.weights).max() < 0.05  # Sinkhorn's error bound, no kept bases
