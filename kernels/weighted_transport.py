@@ -8,8 +8,10 @@ order, are cut into groups (`plan_groups`) whose cost matrices ((deg x + 1) x (d
 `group_searches`) settles nodes only until every target that u's edges need (their N[y]) is settled,
 however many of u's neighbours own edges in the group, and writes u's rows of those matrices: a node is
 searched once per group it is a source of, not once per owner next to it (2E + N searches before).
-Shortest paths may run anywhere in the graph.  Then every group edge's transport problem reads its own
-contiguous matrix (`group_transport`).  Memory: O(edges) for the plan, <= budget cost entries (one edge
+Shortest paths may run anywhere in the graph; a search never queues a length above the longest
+u - x - y - v path sum to its targets.  Then every group edge's transport problem reads its own
+contiguous matrix (`group_transport`), optionally starting its simplex from the edge's basis of a
+previous call (the discrete Ricci flow's steps).  Memory: O(edges) for the plan, <= budget cost entries (one edge
 over it gets a group of its own) and O(N) scratch per thread."""
 
 import numpy as np
