@@ -260,3 +260,39 @@ def test_thread_count_and_empty_graphs_do_not_change_or_break_anything():
     single = Graph.from_edges([(0, 1)], 2, weights=[2.5])
     np.testing.assert_array_equal(rf.weighted_ollivier_ricci(single, 0.5, mass="grc").values, [1.0, 1.0])
     np.testing.assert_array_equal(rf.weighted_ollivier_ricci(single, 0.0).values, [0.0, 0.0])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), n=st.integers(1, 300))
+def test_indexed_heap_pops_in_key_order_after_inserts_and_decreases(seed, n):
+    """The search's 4-ary heap against a dict: random inserts, key decreases (ties included) and pops, new
+    keys never below the last popped one as in Dijkstra, return every node once with its smallest key, in
+    non-decreasing key order."""
+    rng = np.random.default_rng(seed)
+    hnode, hkey, hpos = np.empty(n, np.int32), np.empty(n), np.full(n, -1, np.int32)
+    size, best, popped = 0, {}, []
+    for _ in range(3 * n):
+        if size and rng.random() < 0.3:
+            v, key = int(hnode[0]), float(hkey[0])
+            assert key == min(best[u] for u in best if hpos[u] >= 0)
+            size = wt._heap_pop(hnode, hkey, hpos, size)
+            popped.append((v, key))
+            continue
+        v = int(rng.integers(n))
+        if any(v == u for u, _ in popped):
+            continue
+        floor = popped[-1][1] if popped else 0.0
+        key = floor + (float(rng.integers(0, 20)) if rng.random() < 0.5 else float(rng.random() * 20))
+        if v in best and key >= best[v]:
+            continue
+        best[v] = key
+        size = wt._heap_push(hnode, hkey, hpos, size, v, key)
+        assert hpos[v] >= 0 and hnode[hpos[v]] == v
+    while size:
+        popped.append((int(hnode[0]), float(hkey[0])))
+        size = wt._heap_pop(hnode, hkey, hpos, size)
+    keys = [k for _, k in popped]
+    assert keys == sorted(keys)
+    assert sorted(v for v, _ in popped) == sorted(best)
+    assert all(best[v] == k for v, k in popped)
+    assert np.all(hpos == -1)
