@@ -59,6 +59,38 @@ def test_block_search_equals_in_memory_search(metric, candidate_rows):
     assert same_graph(graph, expected)
 
 
+@pytest.mark.parametrize("tile, gram_bytes", [(7, 4 * 7 * 16), (16, 4 * 16 * 20), (40, 4 * 40 * 33), (4096, 2**20)])
+def test_tiles_inside_a_candidate_block_give_the_same_table(monkeypatch, tile, gram_bytes):
+    """Read blocks searched a GEMM tile at a time (tiles narrower than k, than LANES, not dividing the
+    block; several query sub-blocks): the in-memory table bit for bit, on tied and duplicated points."""
+    monkeypatch.setattr(knn_blocks, "GEMM_TILE_COLUMNS", tile)
+    monkeypatch.setattr(knn_blocks, "GRAM_BLOCK_BYTES", gram_bytes)
+    X = tied_points(700, 9, 3)
+    expected = rf.knn_graph(X, 12)
+    source = _arrays.RowSource(X)
+    stats = _arrays.scan(source)
+    idx, sq = knn_blocks.knn_rows(source, stats, 12, "euclidean", 0, 700, candidate_rows=250)
+    graph = rf.graph._finish_graph(idx, sq, knn_blocks.exponent_of(stats, "euclidean"), 12, "euclidean", "union",
+                                   "brute", None)
+    assert same_graph(graph, expected)
+    part, part_sq = knn_blocks.knn_rows(source, stats, 12, "euclidean", 123, 456, candidate_rows=250)
+    assert np.array_equal(part, idx[123:456]) and np.array_equal(part_sq, sq[123:456])
+
+
+def test_block_search_equals_a_plain_loop_search(monkeypatch):
+    """Against the independent oracle (tests/reference.py: float64 differences, lexsort): untied points,
+    small tiles and blocks, every row."""
+    from reference import knn_lists
+
+    monkeypatch.setattr(knn_blocks, "GEMM_TILE_COLUMNS", 33)
+    rng = np.random.default_rng(5)
+    X = np.concatenate([rng.normal(size=(200, 6)), rng.normal(size=(200, 6)) * 1e-3 + 5])  # two scales
+    source = _arrays.RowSource(X)
+    stats = _arrays.scan(source)
+    idx, _ = knn_blocks.knn_rows(source, stats, 10, "euclidean", 0, 400, candidate_rows=101)
+    assert idx.tolist() == knn_lists(X, 10)
+
+
 def test_magnitude_and_dtypes_match_the_in_memory_rules(tmp_path):
     rng = np.random.default_rng(2)
     for X in (rng.normal(size=(300, 10)) * 1e-30, rng.normal(size=(300, 10)) * 1e25,
