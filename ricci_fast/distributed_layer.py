@@ -156,6 +156,53 @@ def scan_layer(layer: _Layer, client, n_tasks: int) -> _arrays.LayerStats:
     return dataclasses.replace(stats, n_points=n, mean=stats.mean * shape_source.shape[0] / n)
 
 
+def _one_worker(method: str, n: int, dims: int) -> bool:
+    """Whether `method` searches the layer whole on one worker (a KD-tree or NN-descent) rather than by
+    row blocks across all of them: the rules of ricci_fast.knn_graph."""
+    from ricci_fast import graph as _graph
+
+    approximate = method == "approximate" or (method == "auto" and dims > _graph.KDTREE_MAX_DIMS
+                                              and n > _graph.APPROXIMATE_ABOVE)
+    return method == "kdtree" or approximate or (method in ("auto", "exact") and dims <= _graph.KDTREE_MAX_DIMS)
+
+
+def _check_knn_options(metric, symmetrize, method, rows_per_task, check_recall):
+    from ricci_fast import graph as _graph
+    from ricci_fast._validation import check_choice, check_integer
+
+    check_choice(metric, "metric", _graph.METRICS)
+    check_choice(symmetrize, "symmetrize", _graph.SYMMETRIZE)
+    check_choice(method, "method", _graph.METHODS)
+    if check_recall is not None and not isinstance(check_recall, (bool, np.bool_)):
+        check_integer(check_recall, "check_recall", minimum=1)
+    if check_recall is not None and method not in ("approximate", "auto"):
+        # the same warning as the local call (a worker's own warning would not reach the caller)
+        warnings.warn("check_recall only applies to method='approximate'; exact search has recall 1.", stacklevel=3)
+    if rows_per_task is not None:
+        rows_per_task = check_integer(rows_per_task, "rows_per_task", minimum=1)
+    return rows_per_task
+
+
+def _exact_by_blocks(layer: _Layer, active, stats, k, metric, symmetrize, weighted, rows_per_task, progress) -> Graph:
+    from ricci_fast import graph as _graph
+    from ricci_fast.knn_blocks import exponent_of, query_block_rows
+
+    n, dims = layer.shape
+    n_tasks = TASKS_PER_WORKER * _n_workers(active)
+    exponent = exponent_of(stats, metric)
+    step = rows_per_task or min(query_block_rows(n, dims), -(-n // n_tasks))
+    ranges = [(a, min(n, a + step)) for a in range(0, n, step)]
+    futures = [active.submit(_knn_part, layer.source, stats, k, metric, a, b, pure=False) for a, b in ranges]
+    parts = _gather_in_order(active, futures, progress, "k-NN (cluster)", "row", [b - a for a, b in ranges])
+    knn_idx = np.empty((n, k), np.int32)
+    knn_sq = np.empty((n, k), np.float64)
+    for (a, b), (idx, sq) in zip(ranges, parts):
+        knn_idx[a:b] = idx
+        knn_sq[a:b] = sq
+    del parts
+    return _graph._finish_graph(knn_idx, knn_sq, exponent, k, metric, symmetrize, "brute", None, weighted)
+
+
 def knn_graph(X, k: int = 30, client=None, *, metric: str = "euclidean", symmetrize: str = "union",
               method: str = "exact", check_recall=None, random_state=0, weighted: bool = False,
               rows_per_task: int | None = None, progress: bool = True, _layer: _Layer | None = None) -> Graph:
@@ -166,41 +213,62 @@ def knn_graph(X, k: int = 30, client=None, *, metric: str = "euclidean", symmetr
     default here) / "auto": exact search by row blocks, each task reading its query rows and streaming the
     candidate rows from the store: bit-identical to knn_graph(np.asarray(X), k).  With at most
     KDTREE_MAX_DIMS features ("auto"/"exact"/"kdtree"), or method="approximate", one worker reads the
-    layer and runs the local search (a KD-tree, or NN-descent with its recall check).
+    layer and runs the local search (a KD-tree, or NN-descent with its recall check): the same Graph as
+    the local call with the same random_state.  Several such layers: `knn_graphs` runs them at once.
     rows_per_task: query rows per task (default: N / (TASKS_PER_WORKER x workers), at most what fits
     64 MB of float64 rows).  Each task reads the whole layer once, so fewer, larger tasks read less.
     """
-    from ricci_fast import graph as _graph
-    from ricci_fast._validation import check_choice, check_integer, check_k
-    from ricci_fast.knn_blocks import exponent_of, query_block_rows
+    return knn_graphs([X], k, client, metric=metric, symmetrize=symmetrize, method=method, check_recall=check_recall,
+                      random_state=random_state, weighted=weighted, rows_per_task=rows_per_task, progress=progress,
+                      _layers=None if _layer is None else [_layer])[0]
 
-    check_choice(metric, "metric", _graph.METRICS)
-    check_choice(symmetrize, "symmetrize", _graph.SYMMETRIZE)
-    check_choice(method, "method", _graph.METHODS)
-    if rows_per_task is not None:
-        rows_per_task = check_integer(rows_per_task, "rows_per_task", minimum=1)
+
+def knn_graphs(layers, k: int = 30, client=None, *, metric: str = "euclidean", symmetrize: str = "union",
+               method: str = "exact", check_recall=None, random_state=0, weighted: bool = False,
+               rows_per_task: int | None = None, progress: bool = True, timings: list | None = None,
+               _layers: list | None = None) -> list[Graph]:
+    """`knn_graph` of each of several layers (a list of the same kinds of X), in order.  Layers searched
+    by row blocks use every worker, one layer after another; layers searched whole on one worker (a
+    KD-tree, NN-descent: method="approximate") are all submitted at once, so W workers search W of them
+    at the same time (two layers on two workers: half the wall time of one after the other).
+    timings: a list that receives each layer's wall seconds; layers searched at the same time share the
+    batch's wall time equally (so the entries add up to the wall time)."""
+    import time
+
+    from ricci_fast._validation import check_k
+
+    rows_per_task = _check_knn_options(metric, symmetrize, method, rows_per_task, check_recall)
+    n_layers = len(layers) if _layers is None else len(_layers)
+    graphs: list = [None] * n_layers
+    seconds = [0.0] * n_layers
     with _client_or_local(client) as active:
-        layer = _layer if _layer is not None else _Layer(X, active, "X")
-        n, dims = layer.shape
-        k = check_k(k, n)
+        views = _layers if _layers is not None else [_Layer(X, active, "X" if len(layers) == 1 else f"layers[{i}]")
+                                                     for i, X in enumerate(layers)]
         n_tasks = TASKS_PER_WORKER * _n_workers(active)
-        stats = scan_layer(layer, active, n_tasks)
-        approximate = method == "approximate" or (method == "auto" and dims > _graph.KDTREE_MAX_DIMS
-                                                  and n > _graph.APPROXIMATE_ABOVE)
-        if method == "kdtree" or approximate or (method in ("auto", "exact") and dims <= _graph.KDTREE_MAX_DIMS):
-            return active.submit(_whole_part, layer.source, stats, k, metric, symmetrize, method, check_recall,
-                                 random_state, weighted, pure=False).result()
-        exponent = exponent_of(stats, metric)
-        step = rows_per_task or min(query_block_rows(n, dims), -(-n // n_tasks))
-        ranges = [(a, min(n, a + step)) for a in range(0, n, step)]
-        futures = [active.submit(_knn_part, layer.source, stats, k, metric, a, b, pure=False) for a, b in ranges]
-        parts = _gather_in_order(active, futures, progress, "k-NN (cluster)", "row", [b - a for a, b in ranges])
-    knn_idx = np.empty((n, k), np.int32)
-    knn_sq = np.empty((n, k), np.float64)
-    for (a, b), (idx, sq) in zip(ranges, parts):
-        knn_idx[a:b] = idx
-        knn_sq[a:b] = sq
-    return _graph._finish_graph(knn_idx, knn_sq, exponent, k, metric, symmetrize, "brute", None, weighted)
+        pending = []
+        for i, layer in enumerate(views):
+            start = time.perf_counter()
+            n, dims = layer.shape
+            k_i = check_k(k, n)
+            stats = scan_layer(layer, active, n_tasks)
+            if _one_worker(method, n, dims):
+                pending.append((i, active.submit(_whole_part, layer.source, stats, k_i, metric, symmetrize, method,
+                                                 check_recall, random_state, weighted, pure=False)))
+            else:
+                graphs[i] = _exact_by_blocks(layer, active, stats, k_i, metric, symmetrize, weighted, rows_per_task,
+                                             progress)
+            seconds[i] = time.perf_counter() - start
+        if pending:
+            start = time.perf_counter()
+            for (i, _), graph in zip(pending, _gather_in_order(active, [f for _, f in pending], progress,
+                                                               "k-NN, one worker per layer (cluster)", "layer")):
+                graphs[i] = graph
+            share = (time.perf_counter() - start) / len(pending)
+            for i, _ in pending:
+                seconds[i] += share
+    if timings is not None:
+        timings.extend(seconds)
+    return graphs
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -437,14 +505,11 @@ def ricci_flow(layers, k: int | None = None, client=None, *, curvature: str | No
             check_k(options["k"], v.shape[0], layer=repr(name))
         bar = tqdm(total=2 * n_layers, desc="ricci_flow (cluster)", unit="step", disable=not options["progress"])
         try:
-            graphs = []
-            for name, v in zip(names, views):
-                start = time.perf_counter()
-                graphs.append(knn_graph(None, options["k"], active, metric=options["metric"],
-                                        symmetrize=options["symmetrize"], method=options["method"], progress=False,
-                                        _layer=v))
-                timings["scan_knn"].append(time.perf_counter() - start)
-                bar.update()
+            # layers searched whole on one worker each (KD-tree, NN-descent) run at the same time
+            graphs = knn_graphs(None, options["k"], active, metric=options["metric"],
+                                symmetrize=options["symmetrize"], method=options["method"], progress=False,
+                                timings=timings["scan_knn"], _layers=views)
+            bar.update(n_layers)
             warn_duplicates([_duplicate_note(v, active, f"layer {name!r}") for name, v in zip(names, views)])
             broken = [i for i, graph in enumerate(graphs) if graph.n_components > 1]
             joined = [None] * n_layers

@@ -256,6 +256,49 @@ def test_cluster_knn_reads_every_kind_of_store(client, tmp_path):
                       rf.knn_graph(low, 10))
 
 
+def test_cluster_knn_graphs_run_one_worker_layers_at_once(client, tmp_path):
+    """Several layers in one call: KD-tree layers (one worker each, submitted together) and row-block
+    layers, each the local graph, in the given order, with one wall time per layer."""
+    from ricci_fast import distributed
+
+    rng = np.random.default_rng(21)
+    low = [rng.normal(size=(800, 3)) for _ in range(3)]
+    high = rng.normal(size=(800, 12)).astype(np.float32)
+    layers = [as_memmap(low[0], tmp_path, "l0"), as_memmap(high, tmp_path, "h"), low[1], as_memmap(low[2], tmp_path)]
+    timings = []
+    got = distributed.knn_graphs(layers, 9, client, progress=False, timings=timings)
+    assert len(got) == 4 and len(timings) == 4 and all(t > 0 for t in timings)
+    for graph, X in zip(got, [low[0], high, low[1], low[2]]):
+        assert same_graph(graph, rf.knn_graph(X, 9))
+    with pytest.warns(UserWarning, match="check_recall only applies"):
+        distributed.knn_graph(layers[1], 9, client, check_recall=10, progress=False)
+    with pytest.raises(ValueError, match="check_recall"):
+        distributed.knn_graphs(layers, 9, client, method="approximate", check_recall=-1, progress=False)
+    with pytest.raises(ValueError, match=r"layers\[1\]"):
+        distributed.knn_graphs([layers[0], np.full((800, 12), np.nan)], 9, client, progress=False)
+
+
+def test_cluster_approximate_layers_equal_local(tmp_path):
+    """NN-descent layers on the cluster (submitted together, one worker each): the local graph and recall
+    for the same random_state.  Workers are threads of this process here, so pynndescent compiles once
+    (in worker processes it compiles again in each: minutes in CI)."""
+    pytest.importorskip("pynndescent")
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import Client, LocalCluster
+
+    from ricci_fast import distributed
+
+    rng = np.random.default_rng(22)
+    high = [rng.normal(size=(600, 12)).astype(np.float32) for _ in range(2)]
+    want = [rf.knn_graph(X, 9, method="approximate", check_recall=40, random_state=3) for X in high]
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as threads:
+        got = distributed.knn_graphs([as_memmap(X, tmp_path, f"a{i}") for i, X in enumerate(high)], 9, threads,
+                                     method="approximate", check_recall=40, random_state=3, progress=False)
+    for graph, expected in zip(got, want):
+        assert same_graph(graph, expected) and graph.recall == expected.recall and graph.method == "approximate"
+
+
 def test_cluster_curvature_and_geodesics_equal_local(client):
     from ricci_fast import distributed
 
