@@ -316,6 +316,29 @@ def test_cluster_curvature_and_geodesics_equal_local(client):
     assert np.array_equal(distributed.geodesic_sums(graph, client), rf.geodesic_sums(graph))
 
 
+def test_a_graph_is_scattered_once_for_every_stage(client, monkeypatch):
+    """Later stages on the same graph object reuse its broadcast; the workers get its structure without
+    the k-NN table (and the driver's BFS order when it has one); the values stay the local ones."""
+    from ricci_fast import distributed, distributed_layer
+
+    rng = np.random.default_rng(23)
+    graph, former = rf.knn_graph(rng.normal(size=(900, 5)), 7), rf.knn_graph(rng.normal(size=(900, 5)), 7)
+    _ = graph.bfs_order
+    slim = distributed_layer._for_workers(graph)
+    assert slim.knn_indices is None and slim.knn_distances is None and slim.indices is graph.indices
+    assert slim.__dict__["bfs_order"] is graph.bfs_order and slim.k == graph.k
+    sent = []
+    scatter = client.scatter
+    monkeypatch.setattr(client, "scatter", lambda data, **kw: sent.append(data) or scatter(data, **kw))
+    for kind in ("forman", "ollivier"):
+        assert np.array_equal(distributed.edge_curvature(graph, kind, client), rf.edge_curvature(graph, kind))
+    got, want = distributed.sampled_geodesic_sum(graph, 300, client, seed=1), rf.sampled_geodesic_sum(graph, 300, seed=1)
+    assert (got.estimate, got.standard_error) == (want.estimate, want.standard_error)
+    assert np.array_equal(distributed.former_neighbour_distances(former, graph, client),
+                          former_neighbour_distances(former, graph))
+    assert len(sent) == 2 and all(g.knn_indices is None for g in sent)  # graph once, former once
+
+
 def assert_same_flow(got, want):
     for name in FLOW_FIELDS:
         assert np.array_equal(getattr(got, name), getattr(want, name), equal_nan=True), name
