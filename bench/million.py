@@ -100,7 +100,7 @@ def run(layers, n_workers: int, k: int, sources: int, curvatures: list[str], knn
     g1, g2 = stage(f"knn layers 1+2 (scan + {knn})", lambda: distributed.knn_graphs(
         layers, k, client, method=method, check_recall=check_recall if knn == "approximate" else None,
         progress=False, timings=knn_layer_s))
-    print(f"  {n_workers} worker(s) k-NN per layer {', '.join(f'{t:.1f}' for t in knn_layer_s)} s; recall@{k} "
+    print(f"  {n_workers} worker(s) recall@{k} (layers 1, 2) "
           f"{g1.recall if g1.recall is not None else 1.0}, {g2.recall if g2.recall is not None else 1.0}", flush=True)
     for kind in curvatures:
         stage(f"curvature {kind}", lambda kind=kind: distributed.edge_curvature(g1, kind, client))

@@ -94,7 +94,9 @@ def _ranges(n: int, n_tasks: int, multiple: int = 1) -> list[tuple[int, int]]:
     return [(a, min(n, a + step)) for a in range(0, n, step)]
 
 
-def _gather_in_order(client, futures, progress: bool, desc: str, unit: str = "task", weights=None):
+def _gather_in_order(client, futures, progress: bool, desc: str, unit: str = "task", weights=None, consume=None):
+    """The futures' results in submission order; or, with consume, consume(i, result) called as each
+    arrives and nothing kept (the driver then holds one task's result at a time, not all of them)."""
     from tqdm.auto import tqdm
 
     index = {f.key: i for i, f in enumerate(futures)}
@@ -103,10 +105,14 @@ def _gather_in_order(client, futures, progress: bool, desc: str, unit: str = "ta
               disable=not progress) as bar:
         for future, result in as_completed(futures, with_results=True):
             i = index[future.key]
-            results[i] = result
-            bar.update(1 if weights is None else weights[i])
             future.release()
-    return results
+            if consume is None:
+                results[i] = result
+            else:
+                consume(i, result)
+            del result
+            bar.update(1 if weights is None else weights[i])
+    return None if consume is not None else results
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -242,13 +248,14 @@ def _exact_by_blocks(layer: _Layer, active, stats, k, metric, symmetrize, weight
     step = rows_per_task or min(query_block_rows(n, dims), -(-n // n_tasks))
     ranges = [(a, min(n, a + step)) for a in range(0, n, step)]
     futures = [active.submit(_knn_part, layer.source, stats, k, metric, a, b, pure=False) for a, b in ranges]
-    parts = _gather_in_order(active, futures, progress, "k-NN (cluster)", "row", [b - a for a, b in ranges])
     knn_idx = np.empty((n, k), np.int32)
     knn_sq = np.empty((n, k), np.float64)
-    for (a, b), (idx, sq) in zip(ranges, parts):
-        knn_idx[a:b] = idx
-        knn_sq[a:b] = sq
-    del parts
+
+    def place(i, part):
+        a, b = ranges[i]
+        knn_idx[a:b], knn_sq[a:b] = part
+
+    _gather_in_order(active, futures, progress, "k-NN (cluster)", "row", [b - a for a, b in ranges], consume=place)
     return _graph._finish_graph(knn_idx, knn_sq, exponent, k, metric, symmetrize, "brute", None, weighted)
 
 
@@ -408,8 +415,10 @@ def edge_curvature(graph: Graph, kind: str = "forman", client=None, *, progress:
                 # round robin over the heaviest-first order: every task gets its share of hubs
                 futures = [active.submit(_ollivier_part, shared, alpha, owners[t::n_tasks], pure=False)
                            for t in range(min(n_tasks, owners.size))]
-                for positions, values in _gather_in_order(active, futures, progress, "Ollivier-Ricci (cluster)"):
-                    out[positions] = values
+                def place(_, part):
+                    out[part[0]] = part[1]
+
+                _gather_in_order(active, futures, progress, "Ollivier-Ricci (cluster)", consume=place)
             if np.isnan(out).any():
                 raise RuntimeError("exact Ollivier-Ricci on the cluster left edges uncomputed; please report it.")
             return out
@@ -462,21 +471,25 @@ def bfs(graph: Graph, client=None, *, sums: bool = True, targets: Graph | None =
         n_tasks = TASKS_PER_WORKER * _n_workers(active)
         ranges = _ranges(order.size, n_tasks, _bfs.WORDS * _bfs.WORD_BITS)
         futures = [active.submit(_bfs_part, shared[0], shared[1], order[a:b], sums, pure=False) for a, b in ranges]
-        parts = _gather_in_order(active, futures, progress, "geodesics (cluster)", "source", [b - a for a, b in ranges])
-    total = None
-    if sums:
-        total = np.zeros(n, np.int64)
-        for part in parts:
-            total += part[0]
-    groups = np.concatenate([part[1] for part in parts]) if parts else np.zeros(0, np.int64)
-    dist = None
-    if targets is not None:
-        dist = np.full(targets.indices.shape[0], -1, np.int64)
-        for (a, b), part in zip(ranges, parts):
-            src = order[a:b]
-            lengths = targets.indptr[src + 1] - targets.indptr[src]
-            positions = np.repeat(targets.indptr[src] - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-            dist[positions] = part[2]
+        total = np.zeros(n, np.int64) if sums else None
+        dist = np.full(targets.indices.shape[0], -1, np.int64) if targets is not None else None
+        group_parts = [None] * len(ranges)
+
+        def place(i, part):
+            # folded in as each task finishes: the driver never holds all tasks' distance rows at once
+            group_parts[i] = part[1]
+            if total is not None:
+                total[:] += part[0]
+            if dist is not None:
+                src = order[ranges[i][0]:ranges[i][1]]
+                lengths = targets.indptr[src + 1] - targets.indptr[src]
+                positions = (np.repeat(targets.indptr[src] - np.cumsum(lengths) + lengths, lengths)
+                             + np.arange(lengths.sum()))
+                dist[positions] = part[2]
+
+        _gather_in_order(active, futures, progress, "geodesics (cluster)", "source", [b - a for a, b in ranges],
+                         consume=place)
+    groups = np.concatenate(group_parts) if group_parts else np.zeros(0, np.int64)
     return total, groups, dist
 
 
