@@ -3,6 +3,7 @@ and a cost model for more workers and points from the measured task times (issue
 
     python bench/million.py --n 100000                          # a few minutes on 2 cores
     python bench/million.py --n 1000000 --workers 2 --knn approximate --json million.json   # the issue's run
+    python bench/million.py --n 50000 --knn-per-core 20000      # streamed exact k-NN vs in-memory, 1 thread
 
 Data: a 4-dimensional manifold (a smooth random map of a uniform 4-cube) in D = 64 plus noise, and a
 second layer ReLU(X W), both written in row blocks to .npy memmaps (never held whole by the driver).
@@ -181,6 +182,36 @@ def report(results: list[dict], n: int) -> None:
                   + f"; all {sum(m[w] for m in model.values()) / 60:.1f} min")
 
 
+def knn_per_core(layer, query_rows: int, repeats: int = 3) -> dict:
+    """One thread, CPU seconds (median of `repeats`): the in-memory exact search of the first query_rows
+    rows (query_rows^2 pairs) against the streamed search of the same rows among all N (query_rows x N
+    pairs, read from the memmap); the ratio is per candidate pair (1.0: the same speed per core)."""
+    import ricci_fast as rf
+    from ricci_fast import _arrays, _parallel, knn_blocks
+
+    n = layer.shape[0]
+    first = np.ascontiguousarray(layer[:query_rows])
+    source = _arrays.as_row_source(layer)
+    stats = _arrays.scan(source)
+    times = {"in_memory": [], "streamed": []}
+    with _parallel.num_threads(1):
+        rf.knn_graph(first[:2000], 30, method="exact")  # compile or load the kernels
+        knn_blocks.knn_rows(source, stats, 30, "euclidean", 0, 300)
+        for _ in range(repeats):
+            start = time.process_time()
+            rf.knn_graph(first, 30, method="exact")
+            times["in_memory"].append(time.process_time() - start)
+            start = time.process_time()
+            knn_blocks.knn_rows(source, stats, 30, "euclidean", 0, query_rows)
+            times["streamed"].append(time.process_time() - start)
+    med = {key: float(np.median(v)) for key, v in times.items()}
+    ratio = (med["streamed"] / (query_rows * n)) / (med["in_memory"] / query_rows ** 2)
+    print(f"k-NN per core (1 thread, CPU s, median of {repeats}): in-memory {query_rows} x {query_rows} pairs "
+          f"{med['in_memory']:.2f}; streamed {query_rows} x {n} pairs {med['streamed']:.2f}; streamed / in-memory per "
+          f"pair {ratio:.2f}; load {os.getloadavg()[0]:.1f}")
+    return {"seconds": times, "median": med, "per_pair_ratio": ratio}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=100_000)
@@ -196,6 +227,9 @@ def main():
     parser.add_argument("--folder", default=None, help="where the memmaps go (default: a temporary folder)")
     parser.add_argument("--json", default=None)
     parser.add_argument("--report", default=None, help="print the tables and the model from a --json file, no run")
+    parser.add_argument("--knn-per-core", type=int, default=None, metavar="ROWS",
+                        help="only compare the streamed exact k-NN with the in-memory kernel on one thread, for "
+                             "ROWS query rows (e.g. --n 50000 --knn-per-core 20000)")
     args = parser.parse_args()
     if args.report:
         with open(args.report) as fh:
@@ -207,6 +241,12 @@ def main():
     layers = write_layers(folder, args.n, args.dims)
     print(f"N={args.n} D={args.dims} k={args.k}: layers written to {folder} in {time.perf_counter() - start:.1f} s; "
           f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+    if args.knn_per_core:
+        result = knn_per_core(layers[0], min(args.knn_per_core, args.n))
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump({"args": vars(args), "knn_per_core": result}, fh, indent=1)
+        return
     args.knn = args.knn or ("exact" if args.n <= 200_000 else "approximate")
     results = [run(layers, int(w), args.k, args.sources, args.curvatures.split(","), args.knn, args.check_recall)
                for w in args.workers.split(",")]

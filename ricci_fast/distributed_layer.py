@@ -294,6 +294,10 @@ def knn_graphs(layers, k: int = 30, client=None, *, metric: str = "euclidean", s
     from ricci_fast._validation import check_k
 
     rows_per_task = _check_knn_options(metric, symmetrize, method, rows_per_task, check_recall)
+    if _layers is None and not isinstance(layers, (list, tuple)):
+        raise TypeError(f"layers: a list of layers (arrays, memmaps, zarr or dask arrays), got "
+                        f"{type(layers).__name__}; for one layer use distributed.knn_graph(X, ...), for a dict "
+                        f"pass list(layers.values()).")
     n_layers = len(layers) if _layers is None else len(_layers)
     graphs: list = [None] * n_layers
     seconds = [0.0] * n_layers

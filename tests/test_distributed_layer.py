@@ -276,6 +276,9 @@ def test_cluster_knn_graphs_run_one_worker_layers_at_once(client, tmp_path):
         distributed.knn_graphs(layers, 9, client, method="approximate", check_recall=-1, progress=False)
     with pytest.raises(ValueError, match=r"layers\[1\]"):
         distributed.knn_graphs([layers[0], np.full((800, 12), np.nan)], 9, client, progress=False)
+    for wrong in (high, {"a": high}):
+        with pytest.raises(TypeError, match="layers: a list"):
+            distributed.knn_graphs(wrong, 9, client, progress=False)
 
 
 def test_cluster_approximate_layers_equal_local(tmp_path):
