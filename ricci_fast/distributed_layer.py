@@ -464,7 +464,7 @@ def bfs(graph: Graph, client=None, *, sums: bool = True, targets: Graph | None =
     """ricci_fast.geodesics.run_bfs on the cluster: the sources (all nodes, in the graph's reverse
     Cuthill-McKee order, or the given ones in the given order) split into contiguous ranges of whole
     BFS batches, one task each.  Returns (node sums int64 or None, group totals of 64 consecutive
-    sources, distances in `graph` along each CSR entry of `targets` as int64, -1 where unreachable, or
+    sources, distances in `graph` along each CSR entry of `targets` as int32, -1 where unreachable, or
     None).  When no sums are wanted each BFS batch stops as soon as it has found all its targets."""
     from ricci_fast.kernels import bfs as _bfs
 
@@ -476,7 +476,8 @@ def bfs(graph: Graph, client=None, *, sums: bool = True, targets: Graph | None =
         ranges = _ranges(order.size, n_tasks, _bfs.WORDS * _bfs.WORD_BITS)
         futures = [active.submit(_bfs_part, shared[0], shared[1], order[a:b], sums, pure=False) for a, b in ranges]
         total = np.zeros(n, np.int64) if sums else None
-        dist = np.full(targets.indices.shape[0], -1, np.int64) if targets is not None else None
+        # int32 hop counts (< N): half the driver memory of int64 for one value per CSR entry of targets
+        dist = np.full(targets.indices.shape[0], -1, np.int32) if targets is not None else None
         group_parts = [None] * len(ranges)
 
         def place(i, part):
