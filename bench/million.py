@@ -237,6 +237,7 @@ def main():
         report(saved["results"], saved["args"]["n"])
         return
     folder = args.folder or tempfile.mkdtemp(prefix="ricci_fast_million_")
+    os.makedirs(folder, exist_ok=True)
     start = time.perf_counter()
     layers = write_layers(folder, args.n, args.dims)
     print(f"N={args.n} D={args.dims} k={args.k}: layers written to {folder} in {time.perf_counter() - start:.1f} s; "
