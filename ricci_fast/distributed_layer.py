@@ -150,14 +150,18 @@ def _scatter_graphs(client, graphs: list) -> list:
         if graph is None:
             out.append(None)
             continue
+        # a Graph's structure can be reassigned (graph.weights = ..., checked): the entry holds the arrays
+        # it was sent with, and only the very same arrays reuse it
+        structure = tuple(getattr(graph, name) for name in Graph._STRUCTURE)
         entry = _SCATTERED.get(id(graph))
         if entry is not None and entry[0]() is graph and entry[1] is client and entry[2].status == "finished" \
-                and client.status == "running":
+                and client.status == "running" and all(a is b for a, b in zip(entry[3], structure)):
             out.append(entry[2])
             continue
         future = client.scatter(_for_workers(graph), broadcast=True, hash=False)
         key = id(graph)
-        _SCATTERED[key] = (weakref.ref(graph, lambda _, key=key: _SCATTERED.pop(key, None)), client, future)
+        _SCATTERED[key] = (weakref.ref(graph, lambda _, key=key: _SCATTERED.pop(key, None)), client, future,
+                           structure)
         while len(_SCATTERED) > SCATTER_CACHE:
             _SCATTERED.pop(next(iter(_SCATTERED)))
         out.append(future)

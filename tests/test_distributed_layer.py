@@ -340,6 +340,14 @@ def test_a_graph_is_scattered_once_for_every_stage(client, monkeypatch):
     assert np.array_equal(distributed.former_neighbour_distances(former, graph, client),
                           former_neighbour_distances(former, graph))
     assert len(sent) == 2 and all(g.knn_indices is None for g in sent)  # graph once, former once
+    # a structure assigned anew is sent anew: the weighted curvature of the new weights, not the old graph's
+    unweighted = rf.edge_curvature(graph, "forman")
+    rows = np.repeat(np.arange(graph.n_nodes), graph.degrees)
+    graph.weights = 1.0 + (rows + graph.indices) % 3  # symmetric: the same for (i, j) and (j, i)
+    weighted = rf.edge_curvature(graph, "forman")
+    assert not np.array_equal(weighted, unweighted)
+    assert np.array_equal(distributed.edge_curvature(graph, "forman", client), weighted)
+    assert len(sent) == 3 and sent[-1].weights is not None
 
 
 def assert_same_flow(got, want):
