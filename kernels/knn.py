@@ -21,12 +21,20 @@ _UNIT_ROUNDOFF = np.finfo(np.float64).eps / 2
 
 
 @njit(cache=True, nogil=True)
-def squared_distance(X, i, j):
+def squared_distance_rows(A, a, B, b):
+    """Squared distance of row a of A and row b of B by direct float64 differences, summed in feature
+    order: the one exact measure of every search here and in kernels/knn_stream.py, so that in-memory
+    and streamed searches compare identical values."""
     total = 0.0
-    for d in range(X.shape[1]):
-        diff = X[i, d] - X[j, d]
+    for d in range(A.shape[1]):
+        diff = A[a, d] - B[b, d]
         total += diff * diff
     return total
+
+
+@njit(cache=True, nogil=True)
+def squared_distance(X, i, j):
+    return squared_distance_rows(X, i, X, j)
 
 
 @njit(cache=True, nogil=True)

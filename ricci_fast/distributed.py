@@ -524,6 +524,7 @@ from ricci_fast.distributed_layer import (  # noqa: E402
     edge_curvature,
     former_neighbour_distances,
     knn_graph,
+    knn_graphs,
     ricci_flow,
     sampled_geodesic_sum,
 )

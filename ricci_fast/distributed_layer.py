@@ -94,7 +94,9 @@ def _ranges(n: int, n_tasks: int, multiple: int = 1) -> list[tuple[int, int]]:
     return [(a, min(n, a + step)) for a in range(0, n, step)]
 
 
-def _gather_in_order(client, futures, progress: bool, desc: str, unit: str = "task", weights=None):
+def _gather_in_order(client, futures, progress: bool, desc: str, unit: str = "task", weights=None, consume=None):
+    """The futures' results in submission order; or, with consume, consume(i, result) called as each
+    arrives and nothing kept (the driver then holds one task's result at a time, not all of them)."""
     from tqdm.auto import tqdm
 
     index = {f.key: i for i, f in enumerate(futures)}
@@ -103,10 +105,67 @@ def _gather_in_order(client, futures, progress: bool, desc: str, unit: str = "ta
               disable=not progress) as bar:
         for future, result in as_completed(futures, with_results=True):
             i = index[future.key]
-            results[i] = result
-            bar.update(1 if weights is None else weights[i])
             future.release()
-    return results
+            if consume is None:
+                results[i] = result
+            else:
+                consume(i, result)
+            del result
+            bar.update(1 if weights is None else weights[i])
+    return None if consume is not None else results
+
+
+# ---------------------------------------------------------------------------------------------------------
+# graphs on the workers
+
+
+def _for_workers(graph: Graph | None) -> Graph | None:
+    """The graph as the workers need it: the same structure arrays (and weights, and the cached BFS order
+    if the driver computed it), without the k-NN table, which no cluster stage reads and which is most
+    of a k-NN graph's bytes (N k x 12 bytes against N k x ~6 for the CSR at k = 30)."""
+    if graph is None or (graph.knn_indices is None and graph.knn_distances is None):
+        return graph
+    slim = Graph._trusted(graph.indptr, graph.indices, k=graph.k, metric=graph.metric, symmetrize=graph.symmetrize,
+                          method=graph.method, recall=graph.recall, weights=graph.weights, node_ids=graph.node_ids)
+    for name in Graph._DERIVED:
+        if name in graph.__dict__:
+            slim.__dict__[name] = graph.__dict__[name]
+    return slim
+
+
+#: Graphs already on the workers, per client: (weak reference to the driver's graph, client, future).
+#: Graphs are immutable (read-only arrays, re-checked if replaced), so one scatter serves every later
+#: stage on the same graph object; an entry goes when its graph is collected or its client closes.
+_SCATTERED: dict[int, tuple] = {}
+#: At most this many graphs are kept on the workers for reuse (a flow needs two at a time).
+SCATTER_CACHE = 4
+
+
+def _scatter_graphs(client, graphs: list) -> list:
+    """Futures of the graphs broadcast to every worker (None stays None), reusing earlier broadcasts."""
+    import weakref
+
+    out = []
+    for graph in graphs:
+        if graph is None:
+            out.append(None)
+            continue
+        # a Graph's structure can be reassigned (graph.weights = ..., checked): the entry holds the arrays
+        # it was sent with, and only the very same arrays reuse it
+        structure = tuple(getattr(graph, name) for name in Graph._STRUCTURE)
+        entry = _SCATTERED.get(id(graph))
+        if entry is not None and entry[0]() is graph and entry[1] is client and entry[2].status == "finished" \
+                and client.status == "running" and all(a is b for a, b in zip(entry[3], structure)):
+            out.append(entry[2])
+            continue
+        future = client.scatter(_for_workers(graph), broadcast=True, hash=False)
+        key = id(graph)
+        _SCATTERED[key] = (weakref.ref(graph, lambda _, key=key: _SCATTERED.pop(key, None)), client, future,
+                           structure)
+        while len(_SCATTERED) > SCATTER_CACHE:
+            _SCATTERED.pop(next(iter(_SCATTERED)))
+        out.append(future)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -156,6 +215,54 @@ def scan_layer(layer: _Layer, client, n_tasks: int) -> _arrays.LayerStats:
     return dataclasses.replace(stats, n_points=n, mean=stats.mean * shape_source.shape[0] / n)
 
 
+def _one_worker(method: str, n: int, dims: int) -> bool:
+    """Whether `method` searches the layer whole on one worker (a KD-tree or NN-descent) rather than by
+    row blocks across all of them: the rules of ricci_fast.knn_graph."""
+    from ricci_fast import graph as _graph
+
+    approximate = method == "approximate" or (method == "auto" and dims > _graph.KDTREE_MAX_DIMS
+                                              and n > _graph.APPROXIMATE_ABOVE)
+    return method == "kdtree" or approximate or (method in ("auto", "exact") and dims <= _graph.KDTREE_MAX_DIMS)
+
+
+def _check_knn_options(metric, symmetrize, method, rows_per_task, check_recall):
+    from ricci_fast import graph as _graph
+    from ricci_fast._validation import check_choice, check_integer
+
+    check_choice(metric, "metric", _graph.METRICS)
+    check_choice(symmetrize, "symmetrize", _graph.SYMMETRIZE)
+    check_choice(method, "method", _graph.METHODS)
+    if check_recall is not None and not isinstance(check_recall, (bool, np.bool_)):
+        check_integer(check_recall, "check_recall", minimum=1)
+    if check_recall is not None and method not in ("approximate", "auto"):
+        # the same warning as the local call (a worker's own warning would not reach the caller)
+        warnings.warn("check_recall only applies to method='approximate'; exact search has recall 1.", stacklevel=3)
+    if rows_per_task is not None:
+        rows_per_task = check_integer(rows_per_task, "rows_per_task", minimum=1)
+    return rows_per_task
+
+
+def _exact_by_blocks(layer: _Layer, active, stats, k, metric, symmetrize, weighted, rows_per_task, progress) -> Graph:
+    from ricci_fast import graph as _graph
+    from ricci_fast.knn_blocks import exponent_of, query_block_rows
+
+    n, dims = layer.shape
+    n_tasks = TASKS_PER_WORKER * _n_workers(active)
+    exponent = exponent_of(stats, metric)
+    step = rows_per_task or min(query_block_rows(n, dims), -(-n // n_tasks))
+    ranges = [(a, min(n, a + step)) for a in range(0, n, step)]
+    futures = [active.submit(_knn_part, layer.source, stats, k, metric, a, b, pure=False) for a, b in ranges]
+    knn_idx = np.empty((n, k), np.int32)
+    knn_sq = np.empty((n, k), np.float64)
+
+    def place(i, part):
+        a, b = ranges[i]
+        knn_idx[a:b], knn_sq[a:b] = part
+
+    _gather_in_order(active, futures, progress, "k-NN (cluster)", "row", [b - a for a, b in ranges], consume=place)
+    return _graph._finish_graph(knn_idx, knn_sq, exponent, k, metric, symmetrize, "brute", None, weighted)
+
+
 def knn_graph(X, k: int = 30, client=None, *, metric: str = "euclidean", symmetrize: str = "union",
               method: str = "exact", check_recall=None, random_state=0, weighted: bool = False,
               rows_per_task: int | None = None, progress: bool = True, _layer: _Layer | None = None) -> Graph:
@@ -166,41 +273,66 @@ def knn_graph(X, k: int = 30, client=None, *, metric: str = "euclidean", symmetr
     default here) / "auto": exact search by row blocks, each task reading its query rows and streaming the
     candidate rows from the store: bit-identical to knn_graph(np.asarray(X), k).  With at most
     KDTREE_MAX_DIMS features ("auto"/"exact"/"kdtree"), or method="approximate", one worker reads the
-    layer and runs the local search (a KD-tree, or NN-descent with its recall check).
+    layer and runs the local search (a KD-tree, or NN-descent with its recall check): the same Graph as
+    the local call with the same random_state.  Several such layers: `knn_graphs` runs them at once.
     rows_per_task: query rows per task (default: N / (TASKS_PER_WORKER x workers), at most what fits
     64 MB of float64 rows).  Each task reads the whole layer once, so fewer, larger tasks read less.
     """
-    from ricci_fast import graph as _graph
-    from ricci_fast._validation import check_choice, check_integer, check_k
-    from ricci_fast.knn_blocks import exponent_of, query_block_rows
+    return knn_graphs([X], k, client, metric=metric, symmetrize=symmetrize, method=method, check_recall=check_recall,
+                      random_state=random_state, weighted=weighted, rows_per_task=rows_per_task, progress=progress,
+                      _layers=None if _layer is None else [_layer])[0]
 
-    check_choice(metric, "metric", _graph.METRICS)
-    check_choice(symmetrize, "symmetrize", _graph.SYMMETRIZE)
-    check_choice(method, "method", _graph.METHODS)
-    if rows_per_task is not None:
-        rows_per_task = check_integer(rows_per_task, "rows_per_task", minimum=1)
+
+def knn_graphs(layers, k: int = 30, client=None, *, metric: str = "euclidean", symmetrize: str = "union",
+               method: str = "exact", check_recall=None, random_state=0, weighted: bool = False,
+               rows_per_task: int | None = None, progress: bool = True, timings: list | None = None,
+               _layers: list | None = None) -> list[Graph]:
+    """`knn_graph` of each of several layers (a list of the same kinds of X), in order.  Layers searched
+    by row blocks use every worker, one layer after another; layers searched whole on one worker (a
+    KD-tree, NN-descent: method="approximate") are all submitted at once, so W workers search W of them
+    at the same time (two layers on two workers: half the wall time of one after the other).
+    timings: a list that receives each layer's wall seconds; layers searched at the same time share the
+    batch's wall time equally (so the entries add up to the wall time)."""
+    import time
+
+    from ricci_fast._validation import check_k
+
+    rows_per_task = _check_knn_options(metric, symmetrize, method, rows_per_task, check_recall)
+    if _layers is None and not isinstance(layers, (list, tuple)):
+        raise TypeError(f"layers: a list of layers (arrays, memmaps, zarr or dask arrays), got "
+                        f"{type(layers).__name__}; for one layer use distributed.knn_graph(X, ...), for a dict "
+                        f"pass list(layers.values()).")
+    n_layers = len(layers) if _layers is None else len(_layers)
+    graphs: list = [None] * n_layers
+    seconds = [0.0] * n_layers
     with _client_or_local(client) as active:
-        layer = _layer if _layer is not None else _Layer(X, active, "X")
-        n, dims = layer.shape
-        k = check_k(k, n)
+        views = _layers if _layers is not None else [_Layer(X, active, "X" if len(layers) == 1 else f"layers[{i}]")
+                                                     for i, X in enumerate(layers)]
         n_tasks = TASKS_PER_WORKER * _n_workers(active)
-        stats = scan_layer(layer, active, n_tasks)
-        approximate = method == "approximate" or (method == "auto" and dims > _graph.KDTREE_MAX_DIMS
-                                                  and n > _graph.APPROXIMATE_ABOVE)
-        if method == "kdtree" or approximate or (method in ("auto", "exact") and dims <= _graph.KDTREE_MAX_DIMS):
-            return active.submit(_whole_part, layer.source, stats, k, metric, symmetrize, method, check_recall,
-                                 random_state, weighted, pure=False).result()
-        exponent = exponent_of(stats, metric)
-        step = rows_per_task or min(query_block_rows(n, dims), -(-n // n_tasks))
-        ranges = [(a, min(n, a + step)) for a in range(0, n, step)]
-        futures = [active.submit(_knn_part, layer.source, stats, k, metric, a, b, pure=False) for a, b in ranges]
-        parts = _gather_in_order(active, futures, progress, "k-NN (cluster)", "row", [b - a for a, b in ranges])
-    knn_idx = np.empty((n, k), np.int32)
-    knn_sq = np.empty((n, k), np.float64)
-    for (a, b), (idx, sq) in zip(ranges, parts):
-        knn_idx[a:b] = idx
-        knn_sq[a:b] = sq
-    return _graph._finish_graph(knn_idx, knn_sq, exponent, k, metric, symmetrize, "brute", None, weighted)
+        pending = []
+        for i, layer in enumerate(views):
+            start = time.perf_counter()
+            n, dims = layer.shape
+            k_i = check_k(k, n)
+            stats = scan_layer(layer, active, n_tasks)
+            if _one_worker(method, n, dims):
+                pending.append((i, active.submit(_whole_part, layer.source, stats, k_i, metric, symmetrize, method,
+                                                 check_recall, random_state, weighted, pure=False)))
+            else:
+                graphs[i] = _exact_by_blocks(layer, active, stats, k_i, metric, symmetrize, weighted, rows_per_task,
+                                             progress)
+            seconds[i] = time.perf_counter() - start
+        if pending:
+            start = time.perf_counter()
+            for (i, _), graph in zip(pending, _gather_in_order(active, [f for _, f in pending], progress,
+                                                               "k-NN, one worker per layer (cluster)", "layer")):
+                graphs[i] = graph
+            share = (time.perf_counter() - start) / len(pending)
+            for i, _ in pending:
+                seconds[i] += share
+    if timings is not None:
+        timings.extend(seconds)
+    return graphs
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -275,7 +407,7 @@ def edge_curvature(graph: Graph, kind: str = "forman", client=None, *, progress:
     check_graph(graph)
     options = check_curvature_options(kind, dict(options))
     with _client_or_local(client) as active:
-        shared = _shared if _shared is not None else active.scatter(graph, broadcast=True, hash=False)
+        shared = _shared if _shared is not None else _scatter_graphs(active, [graph])[0]
         n_tasks = TASKS_PER_WORKER * _n_workers(active)
         exact_ollivier = kind == "ollivier" and options.get("solver", "exact") == "exact" and \
             set(options) <= {"alpha", "solver"} and graph.weights is None
@@ -291,8 +423,10 @@ def edge_curvature(graph: Graph, kind: str = "forman", client=None, *, progress:
                 # round robin over the heaviest-first order: every task gets its share of hubs
                 futures = [active.submit(_ollivier_part, shared, alpha, owners[t::n_tasks], pure=False)
                            for t in range(min(n_tasks, owners.size))]
-                for positions, values in _gather_in_order(active, futures, progress, "Ollivier-Ricci (cluster)"):
-                    out[positions] = values
+                def place(_, part):
+                    out[part[0]] = part[1]
+
+                _gather_in_order(active, futures, progress, "Ollivier-Ricci (cluster)", consume=place)
             if np.isnan(out).any():
                 raise RuntimeError("exact Ollivier-Ricci on the cluster left edges uncomputed; please report it.")
             return out
@@ -334,32 +468,37 @@ def bfs(graph: Graph, client=None, *, sums: bool = True, targets: Graph | None =
     """ricci_fast.geodesics.run_bfs on the cluster: the sources (all nodes, in the graph's reverse
     Cuthill-McKee order, or the given ones in the given order) split into contiguous ranges of whole
     BFS batches, one task each.  Returns (node sums int64 or None, group totals of 64 consecutive
-    sources, distances in `graph` along each CSR entry of `targets` as int64, -1 where unreachable, or
+    sources, distances in `graph` along each CSR entry of `targets` as int32, -1 where unreachable, or
     None).  When no sums are wanted each BFS batch stops as soon as it has found all its targets."""
     from ricci_fast.kernels import bfs as _bfs
 
     n = graph.n_nodes
     order = graph.bfs_order if sources is None else np.asarray(sources, dtype=np.int64)
     with _client_or_local(client) as active:
-        shared = _shared if _shared is not None else active.scatter([graph, targets], broadcast=True, hash=False)
+        shared = _shared if _shared is not None else _scatter_graphs(active, [graph, targets])
         n_tasks = TASKS_PER_WORKER * _n_workers(active)
         ranges = _ranges(order.size, n_tasks, _bfs.WORDS * _bfs.WORD_BITS)
         futures = [active.submit(_bfs_part, shared[0], shared[1], order[a:b], sums, pure=False) for a, b in ranges]
-        parts = _gather_in_order(active, futures, progress, "geodesics (cluster)", "source", [b - a for a, b in ranges])
-    total = None
-    if sums:
-        total = np.zeros(n, np.int64)
-        for part in parts:
-            total += part[0]
-    groups = np.concatenate([part[1] for part in parts]) if parts else np.zeros(0, np.int64)
-    dist = None
-    if targets is not None:
-        dist = np.full(targets.indices.shape[0], -1, np.int64)
-        for (a, b), part in zip(ranges, parts):
-            src = order[a:b]
-            lengths = targets.indptr[src + 1] - targets.indptr[src]
-            positions = np.repeat(targets.indptr[src] - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-            dist[positions] = part[2]
+        total = np.zeros(n, np.int64) if sums else None
+        # int32 hop counts (< N): half the driver memory of int64 for one value per CSR entry of targets
+        dist = np.full(targets.indices.shape[0], -1, np.int32) if targets is not None else None
+        group_parts = [None] * len(ranges)
+
+        def place(i, part):
+            # folded in as each task finishes: the driver never holds all tasks' distance rows at once
+            group_parts[i] = part[1]
+            if total is not None:
+                total[:] += part[0]
+            if dist is not None:
+                src = order[ranges[i][0]:ranges[i][1]]
+                lengths = targets.indptr[src + 1] - targets.indptr[src]
+                positions = (np.repeat(targets.indptr[src] - np.cumsum(lengths) + lengths, lengths)
+                             + np.arange(lengths.sum()))
+                dist[positions] = part[2]
+
+        _gather_in_order(active, futures, progress, "geodesics (cluster)", "source", [b - a for a, b in ranges],
+                         consume=place)
+    groups = np.concatenate(group_parts) if group_parts else np.zeros(0, np.int64)
     return total, groups, dist
 
 
@@ -437,14 +576,11 @@ def ricci_flow(layers, k: int | None = None, client=None, *, curvature: str | No
             check_k(options["k"], v.shape[0], layer=repr(name))
         bar = tqdm(total=2 * n_layers, desc="ricci_flow (cluster)", unit="step", disable=not options["progress"])
         try:
-            graphs = []
-            for name, v in zip(names, views):
-                start = time.perf_counter()
-                graphs.append(knn_graph(None, options["k"], active, metric=options["metric"],
-                                        symmetrize=options["symmetrize"], method=options["method"], progress=False,
-                                        _layer=v))
-                timings["scan_knn"].append(time.perf_counter() - start)
-                bar.update()
+            # layers searched whole on one worker each (KD-tree, NN-descent) run at the same time
+            graphs = knn_graphs(None, options["k"], active, metric=options["metric"],
+                                symmetrize=options["symmetrize"], method=options["method"], progress=False,
+                                timings=timings["scan_knn"], _layers=views)
+            bar.update(n_layers)
             warn_duplicates([_duplicate_note(v, active, f"layer {name!r}") for name, v in zip(names, views)])
             broken = [i for i, graph in enumerate(graphs) if graph.n_components > 1]
             joined = [None] * n_layers
@@ -476,7 +612,7 @@ def ricci_flow(layers, k: int | None = None, client=None, *, curvature: str | No
                 name, graph = names[i], graphs[i]
                 previous = computed[-1].graph if i > 0 else None
                 start = time.perf_counter()
-                shared = active.scatter([graph, previous], broadcast=True, hash=False)
+                shared = _scatter_graphs(active, [graph, previous])
                 values = edge_curvature(graph, options["curvature"], active, _shared=shared[0],
                                         **options["curvature_options"])
                 layer = LayerCurvature(graph=graph, kind=options["curvature"], edge_curvature=values,

@@ -59,6 +59,38 @@ def test_block_search_equals_in_memory_search(metric, candidate_rows):
     assert same_graph(graph, expected)
 
 
+@pytest.mark.parametrize("tile, gram_bytes", [(7, 4 * 7 * 16), (16, 4 * 16 * 20), (40, 4 * 40 * 33), (4096, 2**20)])
+def test_tiles_inside_a_candidate_block_give_the_same_table(monkeypatch, tile, gram_bytes):
+    """Read blocks searched a GEMM tile at a time (tiles narrower than k, than LANES, not dividing the
+    block; several query sub-blocks): the in-memory table bit for bit, on tied and duplicated points."""
+    monkeypatch.setattr(knn_blocks, "GEMM_TILE_COLUMNS", tile)
+    monkeypatch.setattr(knn_blocks, "GRAM_BLOCK_BYTES", gram_bytes)
+    X = tied_points(700, 9, 3)
+    expected = rf.knn_graph(X, 12)
+    source = _arrays.RowSource(X)
+    stats = _arrays.scan(source)
+    idx, sq = knn_blocks.knn_rows(source, stats, 12, "euclidean", 0, 700, candidate_rows=250)
+    graph = rf.graph._finish_graph(idx, sq, knn_blocks.exponent_of(stats, "euclidean"), 12, "euclidean", "union",
+                                   "brute", None)
+    assert same_graph(graph, expected)
+    part, part_sq = knn_blocks.knn_rows(source, stats, 12, "euclidean", 123, 456, candidate_rows=250)
+    assert np.array_equal(part, idx[123:456]) and np.array_equal(part_sq, sq[123:456])
+
+
+def test_block_search_equals_a_plain_loop_search(monkeypatch):
+    """Against the independent oracle (tests/reference.py: float64 differences, lexsort): untied points,
+    small tiles and blocks, every row."""
+    from reference import knn_lists
+
+    monkeypatch.setattr(knn_blocks, "GEMM_TILE_COLUMNS", 33)
+    rng = np.random.default_rng(5)
+    X = np.concatenate([rng.normal(size=(200, 6)), rng.normal(size=(200, 6)) * 1e-3 + 5])  # two scales
+    source = _arrays.RowSource(X)
+    stats = _arrays.scan(source)
+    idx, _ = knn_blocks.knn_rows(source, stats, 10, "euclidean", 0, 400, candidate_rows=101)
+    assert idx.tolist() == knn_lists(X, 10)
+
+
 def test_magnitude_and_dtypes_match_the_in_memory_rules(tmp_path):
     rng = np.random.default_rng(2)
     for X in (rng.normal(size=(300, 10)) * 1e-30, rng.normal(size=(300, 10)) * 1e25,
@@ -224,6 +256,52 @@ def test_cluster_knn_reads_every_kind_of_store(client, tmp_path):
                       rf.knn_graph(low, 10))
 
 
+def test_cluster_knn_graphs_run_one_worker_layers_at_once(client, tmp_path):
+    """Several layers in one call: KD-tree layers (one worker each, submitted together) and row-block
+    layers, each the local graph, in the given order, with one wall time per layer."""
+    from ricci_fast import distributed
+
+    rng = np.random.default_rng(21)
+    low = [rng.normal(size=(800, 3)) for _ in range(3)]
+    high = rng.normal(size=(800, 12)).astype(np.float32)
+    layers = [as_memmap(low[0], tmp_path, "l0"), as_memmap(high, tmp_path, "h"), low[1], as_memmap(low[2], tmp_path)]
+    timings = []
+    got = distributed.knn_graphs(layers, 9, client, progress=False, timings=timings)
+    assert len(got) == 4 and len(timings) == 4 and all(t > 0 for t in timings)
+    for graph, X in zip(got, [low[0], high, low[1], low[2]]):
+        assert same_graph(graph, rf.knn_graph(X, 9))
+    with pytest.warns(UserWarning, match="check_recall only applies"):
+        distributed.knn_graph(layers[1], 9, client, check_recall=10, progress=False)
+    with pytest.raises(ValueError, match="check_recall"):
+        distributed.knn_graphs(layers, 9, client, method="approximate", check_recall=-1, progress=False)
+    with pytest.raises(ValueError, match=r"layers\[1\]"):
+        distributed.knn_graphs([layers[0], np.full((800, 12), np.nan)], 9, client, progress=False)
+    for wrong in (high, {"a": high}):
+        with pytest.raises(TypeError, match="layers: a list"):
+            distributed.knn_graphs(wrong, 9, client, progress=False)
+
+
+def test_cluster_approximate_layers_equal_local(tmp_path):
+    """NN-descent layers on the cluster (submitted together, one worker each): the local graph and recall
+    for the same random_state.  Workers are threads of this process here, so pynndescent compiles once
+    (in worker processes it compiles again in each: minutes in CI)."""
+    pytest.importorskip("pynndescent")
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import Client, LocalCluster
+
+    from ricci_fast import distributed
+
+    rng = np.random.default_rng(22)
+    high = [rng.normal(size=(600, 12)).astype(np.float32) for _ in range(2)]
+    want = [rf.knn_graph(X, 9, method="approximate", check_recall=40, random_state=3) for X in high]
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as threads:
+        got = distributed.knn_graphs([as_memmap(X, tmp_path, f"a{i}") for i, X in enumerate(high)], 9, threads,
+                                     method="approximate", check_recall=40, random_state=3, progress=False)
+    for graph, expected in zip(got, want):
+        assert same_graph(graph, expected) and graph.recall == expected.recall and graph.method == "approximate"
+
+
 def test_cluster_curvature_and_geodesics_equal_local(client):
     from ricci_fast import distributed
 
@@ -239,6 +317,37 @@ def test_cluster_curvature_and_geodesics_equal_local(client):
     got, want = distributed.sampled_geodesic_sum(graph, 700, client, seed=2), rf.sampled_geodesic_sum(graph, 700, seed=2)
     assert (got.estimate, got.standard_error) == (want.estimate, want.standard_error)
     assert np.array_equal(distributed.geodesic_sums(graph, client), rf.geodesic_sums(graph))
+
+
+def test_a_graph_is_scattered_once_for_every_stage(client, monkeypatch):
+    """Later stages on the same graph object reuse its broadcast; the workers get its structure without
+    the k-NN table (and the driver's BFS order when it has one); the values stay the local ones."""
+    from ricci_fast import distributed, distributed_layer
+
+    rng = np.random.default_rng(23)
+    graph, former = rf.knn_graph(rng.normal(size=(900, 5)), 7), rf.knn_graph(rng.normal(size=(900, 5)), 7)
+    _ = graph.bfs_order
+    slim = distributed_layer._for_workers(graph)
+    assert slim.knn_indices is None and slim.knn_distances is None and slim.indices is graph.indices
+    assert slim.__dict__["bfs_order"] is graph.bfs_order and slim.k == graph.k
+    sent = []
+    scatter = client.scatter
+    monkeypatch.setattr(client, "scatter", lambda data, **kw: sent.append(data) or scatter(data, **kw))
+    for kind in ("forman", "ollivier"):
+        assert np.array_equal(distributed.edge_curvature(graph, kind, client), rf.edge_curvature(graph, kind))
+    got, want = distributed.sampled_geodesic_sum(graph, 300, client, seed=1), rf.sampled_geodesic_sum(graph, 300, seed=1)
+    assert (got.estimate, got.standard_error) == (want.estimate, want.standard_error)
+    assert np.array_equal(distributed.former_neighbour_distances(former, graph, client),
+                          former_neighbour_distances(former, graph))
+    assert len(sent) == 2 and all(g.knn_indices is None for g in sent)  # graph once, former once
+    # a structure assigned anew is sent anew: the weighted curvature of the new weights, not the old graph's
+    unweighted = rf.edge_curvature(graph, "forman")
+    rows = np.repeat(np.arange(graph.n_nodes), graph.degrees)
+    graph.weights = 1.0 + (rows + graph.indices) % 3  # symmetric: the same for (i, j) and (j, i)
+    weighted = rf.edge_curvature(graph, "forman")
+    assert not np.array_equal(weighted, unweighted)
+    assert np.array_equal(distributed.edge_curvature(graph, "forman", client), weighted)
+    assert len(sent) == 3 and sent[-1].weights is not None
 
 
 def assert_same_flow(got, want):
