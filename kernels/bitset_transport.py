@@ -1087,12 +1087,13 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
                 for j in range(n_snk):
                     v = e_snk[j]
                     if w2_owner[v] != x:
+                        # word by word, the OR kept in a register: read-modify-writes of within2 (which
+                        # may alias closed for the compiler) were a third of a hub graph's time
                         for w in range(wx):
-                            within2[v * wx + w] = closed[v * wx + w]
-                        for r in range(indptr[v], indptr[v + 1]):
-                            nb = indices[r] * wx
-                            for w in range(wx):
-                                within2[v * wx + w] |= closed[nb + w]
+                            acc = closed[v * wx + w]
+                            for r in range(indptr[v], indptr[v + 1]):
+                                acc |= closed[indices[r] * wx + w]
+                            within2[v * wx + w] = acc
                         w2_owner[v] = x
                 wp = wx
                 if has_twins:
