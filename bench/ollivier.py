@@ -6,6 +6,7 @@
     python bench/ollivier.py --large     # adds one layer at N = 100,000
     python bench/ollivier.py --hubs-only # only the hub-heavy graphs (high-dimensional data) beside GRC
     python bench/ollivier.py --hubs-only --kinds dead_relu   # one of gauss50, gauss784, relu512, dead_relu
+    python bench/ollivier.py --by-degree --kinds gauss50     # one thread, time by the owner's degree class
 
 Times are medians of --repeat runs after a warm-up; memory is the peak RSS (worker processes included)
 above the starting level.  GraphRicciCurvature runs method "OTD" with the same alpha and as many
@@ -200,6 +201,42 @@ def flow_6_layers(repeat):
     return f"| 6-layer flow, N=1000, k=30, curvature='ollivier' | {t:.3f} s | {mib(m)} | global {flow.global_coefficient:.3f} |"
 
 
+def by_degree(kind, n, k, alpha, repeat):
+    """One thread, the exact solver restricted to the owners of each degree class (an edge is solved by
+    its end point of larger degree): where the time of a hub graph goes (the README's profile)."""
+    from ricci_fast.ollivier import _exact
+
+    graph = rf.knn_graph(hub_layer(kind, n), k)
+    deg = graph.degrees.astype(np.int64)
+    rows = np.repeat(np.arange(graph.n_nodes), deg)
+    cols = graph.indices.astype(np.int64)
+    owner = np.where((deg[rows] > deg[cols]) | ((deg[rows] == deg[cols]) & (rows < cols)), rows, -1)
+    _exact(graph, alpha, n_threads=1)  # compile or load every kernel the graph needs
+    whole = median_of(lambda: _exact(graph, alpha, n_threads=1), repeat)
+    lines = [f"{HUB_LABELS[kind]}, N={n}, k={k}, one thread: all owners {whole:.3f} s\n",
+             "| owner degree | owners | edges | s | us per edge |", "|---|---|---|---|---|"]
+    bounds = [0, 64, 128, 256, 512, 1024, int(deg.max()) + 1]
+    for lo, hi in zip(bounds, bounds[1:]):
+        if lo >= hi:
+            continue
+        nodes = np.flatnonzero((deg >= lo) & (deg < hi))
+        n_edges = int(np.isin(owner, nodes).sum())
+        if n_edges == 0:
+            continue
+        t = median_of(lambda: _exact(graph, alpha, owners=nodes, n_threads=1), repeat)
+        lines.append(f"| [{lo}, {hi}) | {nodes.size} | {n_edges} | {t:.3f} | {1e6 * t / n_edges:.1f} |")
+    return "\n".join(lines)
+
+
+def median_of(run, repeat):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
@@ -208,7 +245,12 @@ def main(argv=None):
     parser.add_argument("--no-grc-hubs", action="store_true", help="skip GraphRicciCurvature on the hub graphs")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--kinds", default=",".join(HUB_KINDS), help="hub graphs to run (comma-separated)")
+    parser.add_argument("--by-degree", action="store_true", help="only: one thread, time by owner degree class")
     args = parser.parse_args(argv)
+    if args.by_degree:
+        for kind in args.kinds.split(","):
+            print(by_degree(kind, hub_size(kind, args.quick), 30, 0.0, args.repeat), "\n", flush=True)
+        return
     small = graph_of(300, 10)
     rf.ollivier_ricci(small)
     rf.ollivier_ricci(small, solver="sinkhorn")

@@ -73,3 +73,17 @@ def bit_count(typingctx, x):
         return builder.ctpop(args[0])
 
     return types.int64(types.uint64), codegen
+
+
+@intrinsic
+def bit_at(typingctx, p):
+    """The uint64 word with only bit p & 63 set, for an int64 position p: one shift (see lowest_bit).
+    As an intrinsic it is typed once, not re-typed at each of the many call sites an inlined helper is."""
+    if p != types.int64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        i64 = llvm_ir.IntType(64)
+        return builder.shl(llvm_ir.Constant(i64, 1), builder.and_(args[0], llvm_ir.Constant(i64, 63)))
+
+    return types.uint64(types.int64), codegen

@@ -22,7 +22,7 @@ reported with the edge that needed it.
 import numpy as np
 from numba import njit
 
-from ricci_fast.kernels._bits import bit_count, find_sorted, lowest_bit
+from ricci_fast.kernels._bits import bit_at as _bit, bit_count, find_sorted, lowest_bit
 from ricci_fast.kernels.transport_problem import edge_problem, sink_cost_masks
 
 _ONE = np.uint64(1)
@@ -37,11 +37,6 @@ STATUS_INTERNAL = 2  # an invariant broke (never seen); the caller raises
 # layout of the `need` array a range kernel fills when it stops early
 NEED_ITEM, NEED_Y, NEED_CLOSED, NEED_CM, NEED_MK, NEED_BINT, NEED_BFLT, NEED_LINT, NEED_LFLT, NEED_ARENA = range(10)
 NEED_LEN = 10
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _bit(p):
-    return _ONE << np.uint64(p & 63)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -1092,12 +1087,13 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
                 for j in range(n_snk):
                     v = e_snk[j]
                     if w2_owner[v] != x:
+                        # word by word, the OR kept in a register: read-modify-writes of within2 (which
+                        # may alias closed for the compiler) were a third of a hub graph's time
                         for w in range(wx):
-                            within2[v * wx + w] = closed[v * wx + w]
-                        for r in range(indptr[v], indptr[v + 1]):
-                            nb = indices[r] * wx
-                            for w in range(wx):
-                                within2[v * wx + w] |= closed[nb + w]
+                            acc = closed[v * wx + w]
+                            for r in range(indptr[v], indptr[v + 1]):
+                                acc |= closed[indices[r] * wx + w]
+                            within2[v * wx + w] = acc
                         w2_owner[v] = x
                 wp = wx
                 if has_twins:
@@ -1221,18 +1217,12 @@ def edge_range(indptr, indices, alpha, owners, start, stop, out, closed, cm, mk,
                     src_mask[w] = _ZERO
                 for i in range(n_b):
                     src_mask[i >> 6] |= _bit(i)
-                if flip:
-                    sink_cost_masks(indptr, indices, e_snk, n_b, e_src, n_l, closed, wp, c1, c2)
-                    for i in range(n_b):
-                        supply[i] = e_dem[i]
-                    total, status = bitset_transport(wp, src_mask, supply, n_l, e_sup, c1, c2, mk, bint, bflt, lint,
-                                                     lflt, a_src, a_amt, a_next)
-                else:
-                    sink_cost_masks(indptr, indices, e_src, n_b, e_snk, n_l, closed, wp, c1, c2)
-                    for i in range(n_b):
-                        supply[i] = e_sup[i]
-                    total, status = bitset_transport(wp, src_mask, supply, n_l, e_dem, c1, c2, mk, bint, bflt, lint,
-                                                     lflt, a_src, a_amt, a_next)
+                b_node, b_mass, l_node, l_mass = (e_snk, e_dem, e_src, e_sup) if flip else (e_src, e_sup, e_snk, e_dem)
+                sink_cost_masks(indptr, indices, b_node, n_b, l_node, n_l, closed, wp, c1, c2)
+                for i in range(n_b):
+                    supply[i] = b_mass[i]
+                total, status = bitset_transport(wp, src_mask, supply, n_l, l_mass, c1, c2, mk, bint, bflt, lint,
+                                                 lflt, a_src, a_amt, a_next)
                 if status == STATUS_ARENA:
                     need[NEED_ITEM] = t
                     need[NEED_Y] = y

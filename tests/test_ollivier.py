@@ -545,3 +545,21 @@ def test_owner_subsets_put_together_are_the_whole_result(name):
         assert not (done & ~np.isnan(together)).any()  # every edge has exactly one owner
         together[done] = values[done]
     np.testing.assert_array_equal(together, whole)
+
+
+def test_bit_at_is_one_shift():
+    # the solvers' bit of a position (an LLVM intrinsic, kernels/_bits.py) against Python's shift, within
+    # and past one word (the kernels pass positions of multi-word sets)
+    from numba import njit
+
+    from ricci_fast.kernels._bits import bit_at
+
+    @njit
+    def bits(positions):
+        out = np.zeros(positions.shape[0], np.uint64)
+        for i in range(positions.shape[0]):
+            out[i] = bit_at(positions[i])
+        return out
+
+    positions = np.arange(0, 200, dtype=np.int64)
+    assert bits(positions).tolist() == [1 << (int(p) & 63) for p in positions]
