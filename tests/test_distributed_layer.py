@@ -418,3 +418,22 @@ def test_cluster_tasks_run_their_kernels_on_one_thread():
             assert getattr(distributed_layer, name).__wrapped__ is not None, name
         assert distributed_layer._task(_parallel.get_num_threads)() == 1
         assert _parallel.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("nodes_per_chunk", [1, 7, 1 << 16])
+def test_ollivier_owners_match_a_plain_loop_whatever_the_chunk(nodes_per_chunk):
+    # the owner of edge u-v is its end of larger degree, the lower id on a tie; owners come heaviest first
+    from ricci_fast.distributed_layer import _ollivier_owners
+
+    rng = np.random.default_rng(3)
+    X = np.vstack([rng.normal(size=(300, 20)), np.zeros((40, 20))])   # hubs and twins
+    graph = rf.knn_graph(X, 6)
+    deg = graph.degrees.astype(np.int64)
+    n_owned = np.zeros(graph.n_nodes, np.int64)
+    for u in range(graph.n_nodes):
+        for v in graph.indices[graph.indptr[u]:graph.indptr[u + 1]]:
+            if deg[u] > deg[v] or (deg[u] == deg[v] and u < v):
+                n_owned[u] += 1
+    work = {u: n_owned[u] * (deg[u] // 64 + 1) * (deg[u] + 1) for u in range(graph.n_nodes) if n_owned[u]}
+    expected = sorted(work, key=lambda u: (-work[u], u))
+    assert _ollivier_owners(graph, nodes_per_chunk).tolist() == expected
