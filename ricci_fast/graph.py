@@ -8,7 +8,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components, reverse_cuthill_mckee
+from scipy.sparse.csgraph import reverse_cuthill_mckee
 from scipy.spatial import cKDTree
 from threadpoolctl import ThreadpoolController
 
@@ -22,6 +22,7 @@ from ricci_fast._validation import (
     is_device_tensor,
 )
 from ricci_fast.kernels import csr as _csr
+from ricci_fast.kernels import connected as _connected
 from ricci_fast.kernels import graph_checks as _checks
 from ricci_fast.kernels import knn as _knn
 
@@ -262,8 +263,9 @@ class Graph:
 
     @cached_property
     def _components(self) -> tuple[int, np.ndarray]:
-        n, labels = connected_components(self.to_scipy(), directed=False)
-        return int(n), _read_only(labels.astype(np.int32))
+        labels = np.empty(self.n_nodes, np.int32)
+        n = _connected.component_labels(self.indptr, self.indices, labels, np.empty(self.n_nodes, np.int32))
+        return int(n), _read_only(labels)
 
     @property
     def n_components(self) -> int:

@@ -492,3 +492,20 @@ def test_check_integer_and_check_real():
     with pytest.raises(ValueError, match=r"^tol=0 is out of range: it must satisfy 0 < tol"):
         check_real(0, "tol", minimum=0, inclusive=False)
     assert check_real(float("inf"), "max", allow_inf=True) == float("inf")
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 60), n_edges=st.integers(0, 120), seed=st.integers(0, 2**31 - 1))
+def test_component_labels_equal_scipys(n, n_edges, seed):
+    # kernels/connected.py against scipy's connected_components: the same count and the same labels
+    # (components numbered by their smallest node), isolated nodes and many small components included
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(seed)
+    edges = rng.integers(0, n, size=(n_edges, 2))
+    edges = edges[edges[:, 0] != edges[:, 1]]
+    graph = rf.Graph.from_edges(edges, n)
+    expected_n, expected = connected_components(graph.to_scipy(), directed=False)
+    assert graph.n_components == expected_n
+    assert graph.component_labels.dtype == np.int32
+    np.testing.assert_array_equal(graph.component_labels, expected)

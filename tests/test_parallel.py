@@ -18,6 +18,7 @@ import ricci_fast as rf
 from ricci_fast import _parallel
 from ricci_fast.geodesics import run_bfs
 from ricci_fast.kernels import bfs as _bfs
+from ricci_fast.kernels import connected as _connected
 from ricci_fast.kernels import csr as _csr
 from ricci_fast.kernels import forman as _forman
 from ricci_fast.kernels import knn as _knn
@@ -225,9 +226,9 @@ def test_every_kernel_has_one_signature(graphs):
     np.testing.assert_array_equal(rf.geodesic_sums(frozen), rf.geodesic_sums(graph))
     for kind in ("approx_ollivier", "balanced_forman"):
         np.testing.assert_array_equal(rf.edge_curvature(frozen, kind), rf.edge_curvature(graph, kind))
-    kernels = [_bfs.bfs_batches_range, _forman.edge_triangles_range, _forman.combinatorial_curvature_range,
+    kernels = [_bfs.bfs_batches_touched, _forman.edge_triangles_range, _forman.combinatorial_curvature_range,
                _forman.balanced_forman_range, _csr.row_means_range, _csr._upper_triangle_sum,
-               _knn.brute_block_topk, _knn.refine_candidates_range]
+               _knn.brute_block_topk, _knn.refine_candidates_range, _connected.component_labels]
     # (functions called only from other kernels are compiled into their callers, so a cached caller leaves
     # their dispatchers empty: only the kernels called from Python are checked)
     for kernel in kernels:
