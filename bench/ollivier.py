@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 import ricci_fast as rf  # noqa: E402
 from ricci_fast import _parallel  # noqa: E402
 import reference  # noqa: E402
+from _timing import median_time  # noqa: E402
 from compare import PeakMemory, measure, network_layers  # noqa: E402
 
 
@@ -212,7 +213,7 @@ def by_degree(kind, n, k, alpha, repeat):
     cols = graph.indices.astype(np.int64)
     owner = np.where((deg[rows] > deg[cols]) | ((deg[rows] == deg[cols]) & (rows < cols)), rows, -1)
     _exact(graph, alpha, n_threads=1)  # compile or load every kernel the graph needs
-    whole = median_of(lambda: _exact(graph, alpha, n_threads=1), repeat)
+    whole = median_time(lambda: _exact(graph, alpha, n_threads=1), repeat)
     lines = [f"{HUB_LABELS[kind]}, N={n}, k={k}, one thread: all owners {whole:.3f} s\n",
              "| owner degree | owners | edges | s | us per edge |", "|---|---|---|---|---|"]
     bounds = [0, 64, 128, 256, 512, 1024, int(deg.max()) + 1]
@@ -223,18 +224,9 @@ def by_degree(kind, n, k, alpha, repeat):
         n_edges = int(np.isin(owner, nodes).sum())
         if n_edges == 0:
             continue
-        t = median_of(lambda: _exact(graph, alpha, owners=nodes, n_threads=1), repeat)
+        t = median_time(lambda: _exact(graph, alpha, owners=nodes, n_threads=1), repeat)
         lines.append(f"| [{lo}, {hi}) | {nodes.size} | {n_edges} | {t:.3f} | {1e6 * t / n_edges:.1f} |")
     return "\n".join(lines)
-
-
-def median_of(run, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def main(argv=None):
