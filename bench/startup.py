@@ -53,6 +53,10 @@ layer = rf.layer_curvature(X, K)
 mark()
 rf.ollivier_ricci(layer.graph)
 mark()
+if PER_KERNEL:  # the two transport solvers are C callbacks (no dispatcher, no compile event)
+    from ricci_fast.kernels import transport_solvers
+    per_kernel += [("ricci_fast.kernels.transport_solvers." + name + " (cfunc)", s)
+                   for name, s in transport_solvers.build_seconds.items()]
 print("RESULT" + json.dumps({"marks": marks, "per_kernel": per_kernel}))
 """
 

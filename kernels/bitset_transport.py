@@ -76,7 +76,7 @@ def _fits(n_words, n_sinks, cm, mk, bint, bflt, lint, lflt, need):
     return ok
 
 
-@njit(cache=True, nogil=True)
+# compiled once, as a C callback (transport_solvers.py), and passed to the range kernels: not @njit
 def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint, bflt, lint, lflt, a_src, a_amt,
                      a_next):
     """Exact min-cost transport: sources are the bits p of src_mask (n_words words) with masses supply[p],
@@ -548,7 +548,7 @@ def _raise_potentials(mask, done, dist, reach, pi):
             pi[p] += reach
 
 
-@njit(cache=True, nogil=True)
+# compiled once, as a C callback (transport_solvers.py), and passed to word_owner_range: not @njit
 def word_transport(src_mask, supply, snk_mask, demand, c1, c2, flow, pi_u, pi_v, pot_mask, tight, fmask,
                    rs, rd, dist_u, dist_v, lvl_u, lvl_v, stack, bucket_u, bucket_v):
     """Exact transport for at most 64 sources and 64 sinks, every set one machine word (the common case:
@@ -945,12 +945,13 @@ def _toggle_owner_masks(indptr, indices, x, closed, n_words):
 
 @njit(cache=True, nogil=True)
 def word_owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within2, w2_owner, wflow, wfl, wint,
-                     wu64):
+                     wu64, solve):
     """Exact curvature of every edge owned by owners[start:stop], owners of degree < 64 (so both closed
     neighbourhoods of each owned edge fit one word), by word_transport, into out (both CSR directions).
 
     closed, within2: >= N words (closed zero on entry, left zero); w2_owner: N int64; scratch wflow (64, 64)
-    float64 zeros, wfl (4, 64) float64, wint (5 * 64 + 130) int64, wu64 (4 * 64 + 16 + 2 * 130 + 8) uint64.
+    float64 zeros, wfl (4, 64) float64, wint (5 * 64 + 130) int64, wu64 (4 * 64 + 16 + 2 * 130 + 8) uint64;
+    solve: word_transport compiled as a C callback (transport_solvers.word_solver()).
     Returns stop, or -1 - item on an internal error."""
     w_sup = wfl[0]
     w_dem = wfl[1]
@@ -998,9 +999,8 @@ def word_owner_range(indptr, indices, alpha, owners, start, stop, out, closed, w
                         w2_owner[v] = x
                     w_c1[q] = closed[v] & src_m
                     w_c2[q] = within2[v] & src_m
-                total, status = word_transport(src_m, w_sup, snk_m, w_dem, w_c1, w_c2, wflow, w_piu, w_piv, w_pot,
-                                               w_tight, w_fmask, w_rs, w_rd, w_du, w_dv, w_lu, w_lv, w_stack, w_bu,
-                                               w_bv)
+                total, status = solve(src_m, w_sup, snk_m, w_dem, w_c1, w_c2, wflow, w_piu, w_piv, w_pot,
+                                      w_tight, w_fmask, w_rs, w_rd, w_du, w_dv, w_lu, w_lv, w_stack, w_bu, w_bv)
                 if status != STATUS_OK:
                     _toggle_owner_masks(indptr, indices, x, closed, wx)
                     return -1 - t
@@ -1035,7 +1035,8 @@ def _merge_twins(nodes, mass, n, twin, slot):
 
 @njit(cache=True, nogil=True)
 def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within2, w2_owner, cm, mk, bint, bflt, lint,
-                lflt, a_src, a_amt, a_next, e_src, e_snk, e_dem, twin, slot, memo_owner, memo_value, has_twins, need):
+                lflt, a_src, a_amt, a_next, e_src, e_snk, e_dem, twin, slot, memo_owner, memo_value, has_twins, need,
+                solve):
     """Exact curvature of every edge owned by owners[start:stop], owners of degree 64 .. 64 * max_words - 1,
     with per-owner masks over N[x] (bit p: the p-th member of N(x), then x) shared by all of x's edges.
 
@@ -1044,6 +1045,7 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
     the dead units of a ReLU layer, make hubs whose problems shrink from thousands of sources to tens), and
     an edge x-y' whose y' is a twin of an already solved y takes its value (memo_owner / memo_value: N
     entries, the owner and value last stored per twin class).
+    solve: bitset_transport compiled as a C callback (transport_solvers.bitset_solver()).
     Stops at the first owner whose scratch is too small, fills need (see NEED_*) and returns its item
     index; returns stop when all are done, or -1 - item on an internal error."""
     n_nodes = indptr.shape[0] - 1
@@ -1147,8 +1149,8 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
                         for w in range(wx):
                             c1[j * wx + w] = closed[v * wx + w] & src_mask[w]
                             c2[j * wx + w] = within2[v * wx + w] & src_mask[w]
-                total, status = bitset_transport(wp, src_mask, supply, n_snk, e_dem, c1, c2, mk, bint, bflt, lint,
-                                                 lflt, a_src, a_amt, a_next)
+                total, status = solve(wp, src_mask, supply, n_snk, e_dem, c1, c2, mk, bint, bflt, lint, lflt, a_src,
+                                      a_amt, a_next)
                 src_mask = mk[mk.shape[0] - wx:]
                 if status != STATUS_OK:
                     _toggle_owner_masks(indptr, indices, x, closed, wx)
@@ -1170,11 +1172,11 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
 
 @njit(cache=True, nogil=True)
 def edge_range(indptr, indices, alpha, owners, start, stop, out, closed, cm, mk, bint, bflt, lint, lflt, a_src, a_amt,
-               a_next, e_src, e_sup, e_snk, e_dem, twin, slot, memo_owner, memo_value, has_twins, need):
+               a_next, e_src, e_sup, e_snk, e_dem, twin, slot, memo_owner, memo_value, has_twins, need, solve):
     """Exact curvature of every edge owned by owners[start:stop], owners of degree >= 64 * max_words: after
     shared mass cancels (and twins merge, see _merge_twins), the smaller side of each edge's problem
     becomes the bits (W1 is symmetric, so the sinks may play the sources) and its masks are built for that
-    edge alone.  Returns as owner_range."""
+    edge alone.  solve and the return value as in owner_range."""
     n_nodes = indptr.shape[0] - 1
     for t in range(start, stop):
         x = owners[t]
@@ -1221,8 +1223,8 @@ def edge_range(indptr, indices, alpha, owners, start, stop, out, closed, cm, mk,
                 sink_cost_masks(indptr, indices, b_node, n_b, l_node, n_l, closed, wp, c1, c2)
                 for i in range(n_b):
                     supply[i] = b_mass[i]
-                total, status = bitset_transport(wp, src_mask, supply, n_l, l_mass, c1, c2, mk, bint, bflt, lint,
-                                                 lflt, a_src, a_amt, a_next)
+                total, status = solve(wp, src_mask, supply, n_l, l_mass, c1, c2, mk, bint, bflt, lint, lflt, a_src,
+                                      a_amt, a_next)
                 if status == STATUS_ARENA:
                     need[NEED_ITEM] = t
                     need[NEED_Y] = y

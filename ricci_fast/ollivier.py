@@ -22,6 +22,7 @@ from ricci_fast import _parallel
 from ricci_fast._validation import check_choice, check_graph
 from ricci_fast.graph import Graph
 from ricci_fast.kernels import bitset_transport as _bitset
+from ricci_fast.kernels import transport_solvers as _solvers
 from ricci_fast.kernels import sinkhorn as _sinkhorn_kernels
 from ricci_fast.kernels import transport_problem as _problem
 
@@ -295,17 +296,22 @@ def _exact(graph, alpha, max_words=None, owners=None, n_threads=None):
                               f"max degree {max_deg}: {exc}; use fewer threads (ricci_fast.num_threads) or "
                               f"more memory.") from None
 
+    # each solver compiled once and passed in (kernels/transport_solvers.py), only if the graph needs it
+    word_solve = _solvers.word_solver() if bounds[3] > bounds[2] else None
+    bitset_solve = _solvers.bitset_solver() if bounds[2] > 0 else None
+
     def run_kind(k, t, stop, s):
         if k == 2:
             return _bitset.word_owner_range(indptr, indices, alpha, owners, t, stop, out, s.closed, s.within2,
-                                            s.w2_owner, *s.word)
+                                            s.w2_owner, *s.word, word_solve)
         if k == 1:
             return _bitset.owner_range(indptr, indices, alpha, owners, t, stop, out, s.closed, s.within2, s.w2_owner,
                                        s.cm, s.mk, s.bint, s.bflt, s.lint, s.lflt, s.a_src, s.a_amt, s.a_next, s.e_src,
-                                       s.e_snk, s.e_dem, twin, s.slot, s.memo_owner, s.memo_value, has_twins, s.need)
+                                       s.e_snk, s.e_dem, twin, s.slot, s.memo_owner, s.memo_value, has_twins, s.need,
+                                       bitset_solve)
         return _bitset.edge_range(indptr, indices, alpha, owners, t, stop, out, s.closed, s.cm, s.mk, s.bint, s.bflt,
                                   s.lint, s.lflt, s.a_src, s.a_amt, s.a_next, s.e_src, s.e_sup, s.e_snk, s.e_dem,
-                                  twin, s.slot, s.memo_owner, s.memo_value, has_twins, s.need)
+                                  twin, s.slot, s.memo_owner, s.memo_value, has_twins, s.need, bitset_solve)
 
     def work_range(start, stop, s):
         for k in range(3):

@@ -283,6 +283,37 @@ def test_concurrent_flows_give_the_serial_result():
             assert np.array_equal(getattr(result, name), getattr(serial, name), equal_nan=True), name
 
 
+def test_transport_solvers_are_built_once_under_threads(monkeypatch):
+    # the exact Ollivier-Ricci path builds its two C-callback solvers on first use, possibly from several
+    # threads at once: each must be built once and every thread must get that one
+    from ricci_fast.kernels import transport_solvers
+
+    monkeypatch.setattr(transport_solvers, "_built", {})
+    built = []
+    real_cfunc = transport_solvers.cfunc
+
+    def counting_cfunc(*args, **kwargs):
+        built.append(args[0])
+        return real_cfunc(*args, **kwargs)
+
+    monkeypatch.setattr(transport_solvers, "cfunc", counting_cfunc)
+    barrier = threading.Barrier(6)
+    got = [None] * 6
+
+    def run(slot):
+        barrier.wait()
+        got[slot] = (transport_solvers.word_solver(), transport_solvers.bitset_solver())
+
+    threads = [threading.Thread(target=run, args=(slot,)) for slot in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 2
+    assert all(pair[0] is got[0][0] and pair[1] is got[0][1] for pair in got)
+    assert got[0][0].address != got[0][1].address
+
+
 # --- fork safety and no OpenMP --------------------------------------------------------------------------
 
 _FLOW = """
