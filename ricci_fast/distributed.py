@@ -23,6 +23,7 @@ import os
 import threading
 import time
 import traceback
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -44,10 +45,11 @@ PARAMETER_COLUMNS = ("k", "curvature", "metric", "symmetrize", "method", "discon
 #: Columns a finished task fills (lists are per layer or per transition).
 RESULT_COLUMNS = (
     "layer_names", "n_layers", "n_points", "global_coefficient", "layer_coefficients", "mean_local_coefficient",
-    "negative_local_share", "total_curvature", "geodesic_sum", "curvature_gap", "load_seconds", "flow_seconds",
-    "error", "traceback", "worker_pid",
+    "negative_local_share", "total_curvature", "geodesic_sum", "curvature_gap", "n_joined_edges", "load_seconds",
+    "flow_seconds", "warnings", "error", "traceback", "worker_pid",
 )
-LIST_COLUMNS = ("layer_names", "layer_coefficients", "total_curvature", "geodesic_sum", "curvature_gap")
+LIST_COLUMNS = ("layer_names", "layer_coefficients", "total_curvature", "geodesic_sum", "curvature_gap",
+                "n_joined_edges", "warnings")
 #: Task fields read by flow_many itself (the rest is metadata carried into the row).
 TASK_FIELDS = ("path", "load", "id", "labels", "layers")
 #: Default per-task time limit in seconds (load + flow); None disables it.
@@ -194,6 +196,34 @@ def _task_row(task: dict, params: dict) -> dict:
     return row
 
 
+_capture = threading.local()
+_capture_lock = threading.Lock()
+_capture_installed = False
+
+
+def _install_warning_capture() -> None:
+    """Routes the warnings shown in a thread that is running a task into that task's list (per thread, so
+    that tasks on a multi-threaded worker keep theirs apart), and shows ricci_fast's warnings every time:
+    under Python's default once-per-location rule the second network with the same warning text (the same
+    layer name, say) would otherwise get an empty list.  Once per process."""
+    global _capture_installed
+    with _capture_lock:
+        if _capture_installed:
+            return
+        shown = warnings.showwarning
+
+        def showwarning(message, category, filename, lineno, file=None, line=None):
+            sink = getattr(_capture, "sink", None)
+            if sink is None:
+                shown(message, category, filename, lineno, file, line)
+            else:
+                sink.append(f"{category.__name__}: {message}")
+
+        warnings.showwarning = showwarning
+        warnings.filterwarnings("always", module=r"ricci_fast(\.|$)")
+        _capture_installed = True
+
+
 def _run_flow(task: dict, params: dict) -> dict:
     from ricci_fast.flow import ricci_flow
 
@@ -226,6 +256,7 @@ def _run_flow(task: dict, params: dict) -> dict:
         total_curvature=[float(v) for v in flow.total_curvature],
         geodesic_sum=[float(v) for v in flow.geodesic_sum],
         curvature_gap=gap,
+        n_joined_edges=[int(v) for v in flow.n_joined_edges],
         load_seconds=loaded_at - start,
         flow_seconds=time.perf_counter() - loaded_at,
         error="",
@@ -238,11 +269,15 @@ def _run_task(task: dict, params: dict, timeout: float | None) -> dict:
     outcome: dict = {}
 
     def attempt():
+        _install_warning_capture()
+        _capture.sink = outcome["warnings"] = []
         try:
             outcome["result"] = _run_flow(task, params)
         except BaseException as exc:  # noqa: BLE001 - a failing task is reported, the others go on
             outcome["error"] = f"{type(exc).__name__}: {exc}"
             outcome["traceback"] = traceback.format_exc(limit=3)
+        finally:
+            _capture.sink = None
 
     if timeout is None:
         attempt()
@@ -260,6 +295,7 @@ def _run_task(task: dict, params: dict, timeout: float | None) -> dict:
         row["traceback"] = ""
     else:
         row.update(error=outcome["error"], traceback=outcome.get("traceback", ""))
+    row["warnings"] = list(outcome.get("warnings", []))
     row["worker_pid"] = os.getpid()
     return row
 
@@ -389,14 +425,17 @@ def flow_many(tasks, client: Client | None = None, *, k: int = 30, curvature: st
     the returned table keeps the values as given, and ids like "007" stay strings across runs.
     timeout: seconds per task (load + flow; default DEFAULT_TIMEOUT = 1 hour, None for no limit): a task
     past it is reported as a TimeoutError in its row (its thread may run on in the worker until it ends).
-    k, curvature and **flow_options go to ricci_flow (disconnected defaults to "nan" here, so that one
-    disconnected network is a NaN in its row rather than an error); they are recorded in the columns k,
-    curvature, metric, symmetrize, method, disconnected and parameters (all options as JSON).
+    k, curvature and **flow_options go to ricci_flow (disconnected defaults to its "join": a disconnected
+    layer is connected by its shortest edges, counted per layer in n_joined_edges; "nan" gives a NaN row
+    instead, "raise" an error in the row); they are recorded in the columns k, curvature, metric,
+    symmetrize, method, disconnected and parameters (all options as JSON).
 
     Returns one row per task in task order: the metadata, the task key 'task', the parameters,
     layer_names, n_layers, n_points, global_coefficient, layer_coefficients, mean_local_coefficient,
     negative_local_share, total_curvature, geodesic_sum, curvature_gap (None without labels),
-    load_seconds, flow_seconds, error ("" when it worked), traceback and worker_pid.  frame.attrs holds
+    n_joined_edges, load_seconds, flow_seconds, warnings (every warning the task gave, "Category: text";
+    one summary warning on the driver names how many networks gave any), error ("" when it worked),
+    traceback and worker_pid.  frame.attrs holds
     n_resumed (rows reused), n_run and journal_seconds (driver time spent saving rows).
     """
     from tqdm.auto import tqdm
@@ -468,6 +507,14 @@ def flow_many(tasks, client: Client | None = None, *, k: int = 30, curvature: st
             journal.close()
             _write_out(table(), out)
     frame = table()
+    warned = [(row[TASK_KEY], row["warnings"]) for row in frame.to_dict("records")
+              if isinstance(row.get("warnings"), list) and row["warnings"]]
+    if warned:
+        task, first = warned[0]
+        text = first[0] if len(first[0]) <= 200 else first[0][:197] + "..."
+        warnings.warn(f"flow_many: {len(warned)} of {len(frame)} networks gave warnings (task {task!r}: {text}"
+                      f"{f' and {len(first) - 1} more' if len(first) > 1 else ''}); every row lists its own in the "
+                      f"'warnings' column.", stacklevel=2)
     frame.attrs.update(n_resumed=len(done), n_run=len(todo),
                        journal_seconds=journal.seconds if journal is not None else 0.0)
     return frame

@@ -73,7 +73,8 @@ def test_failures_are_reported_in_their_rows(client, manifest, tmp_path):
         {"load": lambda: network(9, split=True), "model": "disconnected"},
         {"load": lambda: [np.zeros((10, 2)), np.zeros((9, 2))], "model": "bad"},
     ]
-    table = distributed.flow_many(tasks, client, k=6, out=str(tmp_path / "r.csv"), progress=False)
+    with pytest.warns(UserWarning, match="1 of 5 networks gave warnings"):  # the joined one
+        table = distributed.flow_many(tasks, client, k=6, out=str(tmp_path / "r.csv"), progress=False)
     errors = dict(zip(table["model"], table["error"]))
     assert errors["m0"] == "" and errors["m1"] == ""
     assert errors["missing"].startswith("FileNotFoundError")
@@ -81,10 +82,45 @@ def test_failures_are_reported_in_their_rows(client, manifest, tmp_path):
     # a disconnected network is joined (ricci_flow's default, disconnected="join"), not a failure
     row = table[table["model"] == "disconnected"].iloc[0]
     assert row["error"] == "" and np.isfinite(row["global_coefficient"]) and row["disconnected"] == "join"
-    as_nan = distributed.flow_many(tasks[3:4], client, k=6, disconnected="nan", progress=False)
+    with pytest.warns(UserWarning, match="global coefficient is NaN"):
+        as_nan = distributed.flow_many(tasks[3:4], client, k=6, disconnected="nan", progress=False)
     assert as_nan["error"].iloc[0] == "" and np.isnan(as_nan["global_coefficient"].iloc[0])
     strict = distributed.flow_many(tasks[3:4], client, k=6, disconnected="raise", progress=False)
     assert "disconnected" in strict["error"].iloc[0]
+
+
+def _with_duplicate_rows(seed):
+    layers = network(seed)
+    layers[1] = layers[1].copy()
+    layers[1][:30] = layers[1][0]  # a third of the probes on one point: ricci_flow warns
+    return layers
+
+
+def test_worker_warnings_reach_their_rows_and_the_driver(client, tmp_path):
+    # the same warning text from three networks (on two workers, two of them share a process, where the
+    # once-per-location rule would drop the second), a disconnected network (joined, with its warning and
+    # edge counts) and a clean one
+    tasks = [{"load": lambda: _with_duplicate_rows(1), "model": "dup_a"},
+             {"load": lambda: _with_duplicate_rows(1), "model": "dup_b"},
+             {"load": lambda: _with_duplicate_rows(1), "model": "dup_c"},
+             {"load": lambda: network(9, split=True), "model": "split"},
+             {"load": lambda: network(2), "model": "clean"}]
+    out = str(tmp_path / "warned.parquet")
+    with pytest.warns(UserWarning, match=r"flow_many: 4 of 5 networks gave warnings .*'warnings' column"):
+        table = distributed.flow_many(tasks, client, k=6, out=out, progress=False)
+    rows = {row["model"]: row for row in table.to_dict("records")}
+    for name in ("dup_a", "dup_b", "dup_c"):
+        assert any("repeat another row" in text for text in rows[name]["warnings"]), rows[name]["warnings"]
+        assert rows[name]["warnings"] == rows["dup_a"]["warnings"]
+    assert rows["clean"]["warnings"] == [] and rows["clean"]["n_joined_edges"] == [0] * 5
+    assert sum(rows["split"]["n_joined_edges"]) > 0 and rows["split"]["n_joined_edges"][2] > 0
+    assert any("join" in text for text in rows["split"]["warnings"]), rows["split"]["warnings"]
+    written = pd.read_parquet(out)
+    assert [list(v) for v in written["warnings"]] == [rows[m]["warnings"] for m in written["model"]]
+    with pytest.warns(UserWarning, match="1 of 2 networks"):
+        csv = distributed.flow_many(tasks[3:], client, k=6, out=str(tmp_path / "warned.csv"), progress=False)
+    back = pd.read_csv(tmp_path / "warned.csv")
+    assert [json.loads(v) for v in back["n_joined_edges"]] == list(csv["n_joined_edges"])
 
 
 def _dies_while_marked(marker, layers):
