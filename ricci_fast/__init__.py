@@ -111,6 +111,7 @@ from ricci_fast.discrete_flow import (  # noqa: E402
 from ricci_fast.networks import edge_table  # noqa: E402
 from ricci_fast.weighted import (  # noqa: E402
     EdgePlan,
+    WarmStart,
     WeightedOllivierRicci,
     edge_plan,
     weighted_forman,
@@ -122,6 +123,7 @@ __all__ += [
     "EdgePlan",
     "edge_plan",
     "RicciCommunities",
+    "WarmStart",
     "WeightedOllivierRicci",
     "cut_edges_above",
     "discrete_ricci_flow",
