@@ -198,30 +198,29 @@ def _task_row(task: dict, params: dict) -> dict:
 
 _capture = threading.local()
 _capture_lock = threading.Lock()
-_capture_installed = False
 
 
 def _install_warning_capture() -> None:
     """Routes the warnings shown in a thread that is running a task into that task's list (per thread, so
     that tasks on a multi-threaded worker keep theirs apart), and shows ricci_fast's warnings every time:
     under Python's default once-per-location rule the second network with the same warning text (the same
-    layer name, say) would otherwise get an empty list.  Once per process."""
-    global _capture_installed
+    layer name, say) would otherwise get an empty list.  Checked before every task, since a
+    warnings.catch_warnings() block around flow_many (an in-process cluster) restores the previous hook
+    and filters when it ends."""
     with _capture_lock:
-        if _capture_installed:
-            return
-        shown = warnings.showwarning
+        if not getattr(warnings.showwarning, "_ricci_fast_capture", False):
+            shown = warnings.showwarning
 
-        def showwarning(message, category, filename, lineno, file=None, line=None):
-            sink = getattr(_capture, "sink", None)
-            if sink is None:
-                shown(message, category, filename, lineno, file, line)
-            else:
-                sink.append(f"{category.__name__}: {message}")
+            def showwarning(message, category, filename, lineno, file=None, line=None):
+                sink = getattr(_capture, "sink", None)
+                if sink is None:
+                    shown(message, category, filename, lineno, file, line)
+                else:
+                    sink.append(f"{category.__name__}: {message}")
 
-        warnings.showwarning = showwarning
-        warnings.filterwarnings("always", module=r"ricci_fast(\.|$)")
-        _capture_installed = True
+            showwarning._ricci_fast_capture = True
+            warnings.showwarning = showwarning
+        warnings.filterwarnings("always", module=r"ricci_fast(\.|$)")  # idempotent: replaces its own copy
 
 
 def _run_flow(task: dict, params: dict) -> dict:
