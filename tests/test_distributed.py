@@ -123,6 +123,26 @@ def test_worker_warnings_reach_their_rows_and_the_driver(client, tmp_path):
     assert [json.loads(v) for v in back["n_joined_edges"]] == list(csv["n_joined_edges"])
 
 
+def test_warning_capture_on_an_in_process_cluster_leaves_the_users_warnings_alone():
+    # threads in this process: the capture must survive catch_warnings() blocks around flow_many (which
+    # restore the previous hook when they end) and must not swallow the user's own warnings afterwards
+    import warnings
+
+    tasks = [{"load": lambda: _with_duplicate_rows(3)}, {"load": lambda: _with_duplicate_rows(3)}]
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as threaded:
+        for _ in range(2):
+            with warnings.catch_warnings(record=True) as shown:
+                warnings.simplefilter("always")
+                table = distributed.flow_many(tasks, threaded, k=6, progress=False)
+            assert all(any("repeat another row" in text for text in row) for row in table["warnings"])
+            assert [str(w.message).split(" (")[0] for w in shown] == ["flow_many: 2 of 2 networks gave warnings"]
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        warnings.warn("the user's own")
+    assert [str(w.message) for w in shown] == ["the user's own"]
+
+
 def _dies_while_marked(marker, layers):
     def load():
         with open(marker + ".calls", "a") as fh:
