@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ricci_fast._validation import check_choice, check_edge_values, check_graph
+from ricci_fast._validation import (
+    as_activation_array,
+    as_activation_tensor,
+    check_choice,
+    check_edge_values,
+    check_graph,
+    is_device_tensor,
+)
 from ricci_fast.geodesics import geodesic_sums
 from ricci_fast.graph import Graph, knn_graph
 from ricci_fast.kernels import csr as _csr
@@ -330,6 +337,14 @@ def layer_curvature(
     if not isinstance(geodesics, (bool, np.bool_)):
         raise TypeError(f"geodesics must be True or False, got {geodesics!r}.")
     label = "acts" if name is None else f"layer {name!r}"
+    # checked here so that a bad input is named as the user passed it (acts, or the layer's name), not as
+    # knn_graph's X; GPU tensors stay on their device and out-of-core arrays are not read, as in ricci_flow
+    from ricci_fast import _arrays
+
+    where = {"name": "acts"} if name is None else {"layer": repr(name)}
+    acts = (as_activation_tensor(acts, **where) if is_device_tensor(acts)
+            else _arrays.as_row_source(acts, **where) if _arrays.is_out_of_core(acts)
+            else as_activation_array(acts, **where))
     graph = knn_graph(acts, k, metric=metric, symmetrize=symmetrize, method=method)
     warn_duplicates([duplicate_note(acts, label)])
     edges = lengths = None

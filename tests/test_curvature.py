@@ -204,3 +204,16 @@ def test_join_uses_the_graph_metric(rng):
     assert sorted(map(tuple, edges.tolist())) == sorted(reference.joined_knn_nx_graph(X, 3, metric="cosine")[1])
     unit = X / np.linalg.norm(X, axis=1, keepdims=True)
     np.testing.assert_allclose(lengths, np.linalg.norm(unit[edges[:, 0]] - unit[edges[:, 1]], axis=1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name, label", [(None, "acts"), ("fc1", "layer 'fc1'")])
+def test_layer_curvature_names_its_own_argument_in_errors(name, label):
+    # the user passed `acts` (or a named layer), not knn_graph's X: the message must say which
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    X[4, 1] = np.nan
+    with pytest.raises(ValueError, match=rf"^{label}: 1 of 180 entries are NaN or infinite"):
+        rf.layer_curvature(X, 8, name=name)
+    with pytest.raises(ValueError, match=rf"^{label}: expected shape \(N, D\)"):
+        rf.layer_curvature(np.zeros(5), 8, name=name)
+    with pytest.raises(TypeError, match=rf"^{label}: expected a real numeric array"):
+        rf.layer_curvature(X.astype(complex), 8, name=name)
