@@ -151,6 +151,8 @@ def graph_from_networkx(cls, G, weight):
         raise ValueError(f"G: {n_loops} self-loops; they have no curvature: remove them first with "
                          f"G.remove_edges_from(nx.selfloop_edges(G)).")
     ids = list(G.nodes())
+    if not ids:
+        raise ValueError("G: the graph has no nodes; curvature needs at least one node (and edges to be of use).")
     index = {node: i for i, node in enumerate(ids)}
     n = len(ids)
     m = G.number_of_edges()
@@ -299,9 +301,12 @@ def graph_from_edge_index(cls, edge_index, num_nodes=None, edge_weight=None):
         raise TypeError(f"edge_index: expected integer node ids, got dtype {index.dtype}.")
     index = index.astype(np.int64)
     if num_nodes is None:
-        num_nodes = int(index.max()) + 1 if index.size else 0
-    if isinstance(num_nodes, bool) or not isinstance(num_nodes, numbers.Integral) or num_nodes < 0:
-        raise ValueError(f"num_nodes must be a non-negative integer, got {num_nodes!r}.")
+        if not index.size:
+            raise ValueError("edge_index: no edges, so the number of nodes is unknown; pass num_nodes=N.")
+        num_nodes = int(index.max()) + 1
+    if isinstance(num_nodes, bool) or not isinstance(num_nodes, numbers.Integral) or num_nodes < 1:
+        raise ValueError(f"num_nodes must be a positive integer (a graph needs at least one node), got "
+                         f"{num_nodes!r}.")
     weight = None if edge_weight is None else _as_numpy(edge_weight, "edge_weight").reshape(-1)
     return _build(cls, int(num_nodes), index[0], index[1], weight, what="edge_index")
 

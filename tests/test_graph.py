@@ -509,3 +509,16 @@ def test_component_labels_equal_scipys(n, n_edges, seed):
     assert graph.n_components == expected_n
     assert graph.component_labels.dtype == np.int32
     np.testing.assert_array_equal(graph.component_labels, expected)
+
+
+def test_empty_graphs_from_elsewhere_are_refused_with_their_own_names():
+    import networkx as nx
+
+    with pytest.raises(ValueError, match=r"^G: the graph has no nodes"):
+        rf.Graph.from_networkx(nx.Graph())
+    with pytest.raises(ValueError, match=r"^edge_index: no edges, so the number of nodes is unknown; pass num_nodes"):
+        rf.Graph.from_edge_index(np.zeros((2, 0), np.int64))
+    with pytest.raises(ValueError, match=r"^num_nodes must be a positive integer"):
+        rf.Graph.from_edge_index(np.zeros((2, 0), np.int64), num_nodes=0)
+    lonely = rf.Graph.from_edge_index(np.zeros((2, 0), np.int64), num_nodes=3)
+    assert lonely.n_nodes == 3 and lonely.n_edges == 0
