@@ -8,7 +8,11 @@ node (`ricci-fast warmup` on the command line).
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import tempfile
 import time
+import warnings
 
 import numpy as np
 
@@ -64,9 +68,58 @@ def _stages(include_approximate: bool):
     def ollivier_sinkhorn():
         rf.ollivier_ricci(state["graph"], solver="sinkhorn")
 
+    def ollivier_sinkhorn_torch():
+        # only the problem extraction is Numba; torch itself compiles nothing, so a small graph and few
+        # iterations suffice (torch on the CPU is slow at this: 4 s for the 96-point graph)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # stopping short of tol after 20 iterations
+            rf.ollivier_ricci(rf.knn_graph(narrow[:24], 4), solver="sinkhorn_torch", device="cpu", max_iter=20)
+
     def flow():
-        layers = [wide, np.tanh(wide @ rng.normal(size=(12, 12))), narrow]
+        # four layers: the global coefficient needs three transitions (else a NaN and its warning)
+        layers = [wide, np.tanh(wide @ rng.normal(size=(12, 12))), np.tanh(wide @ rng.normal(size=(12, 6))), narrow]
         rf.ricci_flow(layers, 8, progress=False)
+
+    def joined_flow():
+        # two far apart clusters: disconnected="join" (the default) searches the shortest edges between
+        # them, directly in few dimensions and from BLAS blocks in many; "raise" ranks them to suggest a k
+        split = np.concatenate([narrow[:48], narrow[48:] + 100.0])
+        split_wide = np.concatenate([split, np.tanh(wide)], axis=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the join's own notice; the stage is about compiling
+            rf.ricci_flow([split, split_wide, split[:, :2], split ** 2], 8, progress=False)
+        try:
+            rf.ricci_flow([split, split_wide, split[:, :2], split ** 2], 8, disconnected="raise", progress=False)
+        except ValueError:
+            pass
+
+    def graph_checks():
+        graph = state["graph"]
+        rf.Graph(graph.indptr.copy(), graph.indices.copy())  # a user's CSR is checked in a kernel
+
+    def knn_out_of_core():
+        with tempfile.TemporaryDirectory(prefix="ricci_fast_warmup_") as folder:
+            rows = np.lib.format.open_memmap(os.path.join(folder, "layer.npy"), mode="w+", dtype=np.float32,
+                                             shape=wide.shape)
+            rows[:] = wide
+            rows.flush()
+            rf.knn_graph(np.load(os.path.join(folder, "layer.npy"), mmap_mode="r"), 8)
+            del rows
+
+    def weighted():
+        lengths = rf.knn_graph(wide, 8, method="brute", weighted=True)
+        state["weighted"] = lengths
+        rf.weighted_forman(lengths)
+        rf.weighted_ollivier_ricci(lengths, 0.5, mass="grc")
+
+    def weighted_sinkhorn():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a tiny input may stop short of tol; the stage is about compiling
+            rf.weighted_ollivier_ricci(state["weighted"], 0.5, mass="grc", solver="sinkhorn", max_iter=50)
+
+    def discrete_flow():
+        rf.discrete_ricci_flow(state["weighted"], iterations=2)
+        rf.ricci_communities(state["weighted"], iterations=2)
 
     def mst():
         from ricci_fast.kernels import mst as _mst
@@ -84,8 +137,17 @@ def _stages(include_approximate: bool):
         ("Ollivier-Ricci (exact, hubs)", ollivier_hubs),
         ("Ollivier-Ricci (Sinkhorn)", ollivier_sinkhorn),
         ("Ricci flow", flow),
+        ("Ricci flow (layers joined)", joined_flow),
         ("Euclidean MST", mst),
+        ("Graph from a CSR (checked)", graph_checks),
+        ("knn (out of core, memmap)", knn_out_of_core),
+        ("weighted Forman, Ollivier-Ricci", weighted),
+        ("weighted Ollivier-Ricci (Sinkhorn)", weighted_sinkhorn),
+        ("discrete Ricci flow, communities", discrete_flow),
     ]
+    if importlib.util.find_spec("torch") is not None:
+        stages.insert(stages.index(("Ollivier-Ricci (Sinkhorn)", ollivier_sinkhorn)) + 1,
+                      ("Ollivier-Ricci (Sinkhorn, torch)", ollivier_sinkhorn_torch))
     if include_approximate:
         def knn_approximate():
             rf.knn_graph(rng.normal(size=(300, 12)), 8, method="approximate")
@@ -109,8 +171,8 @@ def warmup(progress: bool = True, *, include_approximate: bool = False) -> dict:
         run()
         times[name] = time.perf_counter() - t0
         if progress:
-            print(f"{name:32s} {times[name]:7.2f} s", flush=True)
+            print(f"{name:34s} {times[name]:7.2f} s", flush=True)
     times["total"] = time.perf_counter() - start
     if progress:
-        print(f"{'total':32s} {times['total']:7.2f} s", flush=True)
+        print(f"{'total':34s} {times['total']:7.2f} s", flush=True)
     return times
