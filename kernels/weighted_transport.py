@@ -234,13 +234,11 @@ def _close(i, j, supply, row_on, col_on, rows_left, cols_left):
 
 
 @njit(cache=True, nogil=True)
-def _row_minimum_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf):
-    """Initial basis by the row-minimum rule: the current row ships to its cheapest open column.  No
-    sort: m + n - 1 scans of one row (numba's argsort took ~6 us on 120 cells, more than the pivots)."""
-    rows_left = m
-    cols_left = n
+def _fill_row_minimum(C, m, n, supply, demand, row_on, col_on, cr, cc, cf, k, rows_left, cols_left):
+    """Basis cells k .. m + n - 2 by the row-minimum rule: the lowest open row ships to its cheapest open
+    column, closing one line per cell (`_close`); shared by the cold start and the warm completion."""
     i = 0
-    for k in range(m + n - 1):
+    while k < m + n - 1:
         while not row_on[i]:
             i += 1
         best = np.inf
@@ -256,7 +254,15 @@ def _row_minimum_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf):
         cf[k] = q
         supply[i] -= q
         demand[j] -= q
+        k += 1
         rows_left, cols_left = _close(i, j, supply, row_on, col_on, rows_left, cols_left)
+
+
+@njit(cache=True, nogil=True)
+def _row_minimum_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf):
+    """Initial basis by the row-minimum rule: the current row ships to its cheapest open column.  No
+    sort: m + n - 1 scans of one row (numba's argsort took ~6 us on 120 cells, more than the pivots)."""
+    _fill_row_minimum(C, m, n, supply, demand, row_on, col_on, cr, cc, cf, 0, m, n)
 
 
 @njit(cache=True, nogil=True)
@@ -293,25 +299,7 @@ def _crash_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf, old_r, old
         demand[j] -= q
         k += 1
         rows_left, cols_left = _close(i, j, supply, row_on, col_on, rows_left, cols_left)
-    i = 0
-    while k < m + n - 1:
-        while not row_on[i]:
-            i += 1
-        best = np.inf
-        j = -1
-        base = i * n
-        for c in range(n):
-            if col_on[c] and (j < 0 or C[base + c] < best):
-                best = C[base + c]
-                j = c
-        q = min(supply[i], demand[j])
-        cr[k] = i
-        cc[k] = j
-        cf[k] = q
-        supply[i] -= q
-        demand[j] -= q
-        k += 1
-        rows_left, cols_left = _close(i, j, supply, row_on, col_on, rows_left, cols_left)
+    _fill_row_minimum(C, m, n, supply, demand, row_on, col_on, cr, cc, cf, k, rows_left, cols_left)
 
 
 @njit(cache=True, nogil=True)
