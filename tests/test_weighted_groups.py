@@ -109,7 +109,7 @@ def test_every_cost_entry_is_the_all_pairs_shortest_path(name):
                 assert cells <= plan.budget  # memory: a group holds at most budget cost entries
             costs = np.full(cells, -1.0)
             state = (np.zeros(n, np.int64), np.zeros(n, np.int64), np.empty(n), np.empty(n, np.int32), np.empty(n),
-                     np.full(n, -1, np.int32))
+                     np.full(n, -1, np.int32), np.empty(n), np.empty(n, np.int32))
             wt.group_searches(g.indptr, g.indices, g.weights, plan.twin, plan.entries, slist, omark, ofirst, olast,
                               k + 1, e0, eoff, 0, n_s, costs, *state)
             for e in range(e0, e1):
