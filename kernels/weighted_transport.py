@@ -236,7 +236,7 @@ def _close(i, j, supply, row_on, col_on, rows_left, cols_left):
 @njit(cache=True, nogil=True)
 def _fill_row_minimum(C, m, n, supply, demand, row_on, col_on, cr, cc, cf, k, rows_left, cols_left):
     """Basis cells k .. m + n - 2 by the row-minimum rule: the lowest open row ships to its cheapest open
-    column, closing one line per cell (`_close`); shared by the cold start and the warm completion."""
+    column, closing one line per cell (`_close`): the lines `_crash_basis`'s chosen cells leave open."""
     i = 0
     while k < m + n - 1:
         while not row_on[i]:
@@ -259,18 +259,41 @@ def _fill_row_minimum(C, m, n, supply, demand, row_on, col_on, cr, cc, cf, k, ro
 
 
 @njit(cache=True, nogil=True)
-def _row_minimum_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf):
-    """Initial basis by the row-minimum rule: the current row ships to its cheapest open column.  No
-    sort: m + n - 1 scans of one row (numba's argsort took ~6 us on 120 cells, more than the pivots)."""
-    _fill_row_minimum(C, m, n, supply, demand, row_on, col_on, cr, cc, cf, 0, m, n)
+def _mutual_minima(C, m, n, row_min, out_r, out_c):
+    """The cells that are cheapest in their row and in their column (Houthakker's mutual preference; a
+    column's first cheapest row), at most one per column; returns how many were written to out_r/out_c.
+    Shipped on first (`_crash_basis`), they cut the simplex's pivots by 39% on the planted partition's
+    problems (time per problem -21%) and 6% on the k-NN graph's (-3%), none on the BA graph's, for one
+    extra pass over the costs."""
+    for i in range(m):
+        best = np.inf
+        base = i * n
+        for j in range(n):
+            if C[base + j] < best:
+                best = C[base + j]
+        row_min[i] = best
+    k = 0
+    for j in range(n):
+        best = np.inf
+        at = -1
+        for i in range(m):
+            if C[i * n + j] < best:
+                best = C[i * n + j]
+                at = i
+        if at >= 0 and best == row_min[at]:
+            out_r[k] = at
+            out_c[k] = j
+            k += 1
+    return k
 
 
 @njit(cache=True, nogil=True)
 def _crash_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf, old_r, old_c, n_old):
-    """A basic feasible solution near an old basis whose flows are infeasible for these marginals: the old
-    cells first (cheapest first, each while its row and column are open), then the row-minimum rule for
-    the lines left.  Any order of shipping on open cells closes one line per cell, so this is a spanning
-    tree of m + n - 1 cells like `_row_minimum_basis`'s."""
+    """A basic feasible solution that ships on the n_old cells old_r/old_c first (cheapest first, each
+    while its row and column are open), then by the row-minimum rule on the lines left: the cold start
+    (the mutual minima) and the warm one (an old basis whose flows are infeasible for these marginals).
+    Any order of shipping on open cells closes one line per cell, so this is a spanning tree of
+    m + n - 1 cells, degenerate ones included."""
     # insertion sort of the old cells by cost (m + n - 1 of them: a few dozen)
     for t in range(1, n_old):
         r = old_r[t]
@@ -314,8 +337,8 @@ def simplex_scratch(cap_nodes):
 
 @njit(cache=True, nogil=True)
 def transport_simplex(a, b, C, m, n, max_pivots):
-    """The same problem by the transportation (network) simplex: a row-minimum basic solution (a
-    spanning tree of m + n - 1 cells, degenerate cells included), then pivots on the most negative
+    """The same problem by the transportation (network) simplex: a basic solution shipping on the mutual
+    minima first, then row minima (a spanning tree of m + n - 1 cells, degenerate cells included), then pivots on the most negative
     reduced cost of a rotating block of rows until no reduced cost is below -1e-13 x the largest cost.
     Returns (cost, pivots), pivots = -1 when max_pivots was reached (the caller then falls back to
     `transport_exact`, which cannot cycle)."""
@@ -402,7 +425,7 @@ def simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj, warm=False
     """`transport_simplex` on caller-owned scratch (`simplex_scratch`), so that a loop over many small
     problems allocates nothing.  warm=True: ints[0][:m + n - 1] / ints[1][:m + n - 1] (rows / columns)
     hold a basis to start from (the Ricci flow passes an edge's optimal basis of the previous step); it
-    is used when it is a spanning tree whose flows for a, b are >= 0, else the row-minimum start is.
+    is used when it is a spanning tree whose flows for a, b are >= 0, else the cold start is.
     Either way ints[0] / ints[1] hold the final basis on return."""
     nn = m + n
     k_cells = nn - 1
@@ -452,8 +475,10 @@ def simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj, warm=False
                 _tree_adjacency(m, n, cr, cc, head, fill, adj)
                 started = True
     if not started:
-        # Vogel's approximation halved the pivots on the k-NN graph's problems but cost as much as it saved
-        _row_minimum_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf)
+        # Vogel's approximation halved the pivots on the k-NN graph's problems but cost as much as it saved;
+        # the mutual minima, then row minima, cost one pass over the costs (pot is free until the tree is)
+        n_pref = _mutual_minima(C, m, n, pot, nodes_i, nodes_j)
+        _crash_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf, nodes_i, nodes_j, n_pref)
         _tree_adjacency(m, n, cr, cc, head, fill, adj)
     tol = 1e-13 * max(cmax, 1e-300)
     block = max(32, int(np.sqrt(m * n)))

@@ -223,6 +223,20 @@ def test_simplex_row_pricing_on_thin_and_large_problems_matches_pot(m, n):
         assert again == value
 
 
+def test_mutual_minima_are_the_cells_cheapest_in_row_and_column():
+    """The cold start's first cells: (i, j) with C[i, j] the minimum of row i and of column j, i the
+    column's first cheapest row (ties: integer costs), against numpy."""
+    rng = np.random.default_rng(5)
+    for trial in range(200):
+        m, n = (int(x) for x in rng.integers(1, 20, 2))
+        C = rng.integers(0, 4, (m, n)).astype(float) if trial % 2 else rng.uniform(0, 1, (m, n))
+        out_r, out_c = np.empty(n, np.int64), np.empty(n, np.int64)
+        k = wt._mutual_minima(C.ravel(), m, n, np.empty(m), out_r, out_c)
+        first = C.argmin(axis=0)
+        expected = [(int(first[j]), j) for j in range(n) if C[first[j], j] == C[first[j]].min()]
+        assert list(zip(out_r[:k].tolist(), out_c[:k].tolist())) == expected
+
+
 def test_plan_is_checked_and_reused_by_the_flow():
     G = adversarial_graphs()["detour"]
     g = Graph.from_networkx(G)
