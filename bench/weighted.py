@@ -6,6 +6,7 @@
     python bench/weighted.py --grc-sizes 2000,5000 # GRC at larger sizes too (its APSP is N^2 doubles)
     python bench/weighted.py --quick               # N = 500 with GRC
     python bench/weighted.py --sinkhorn            # adds solver='sinkhorn'
+    python bench/weighted.py --sizes 2000 --profile # where our time goes (searches / transport), no GRC
     # GRC at N = 20,000: its all-pairs matrix would not fit in 12 GB (below), so its own O(edges) mode
     python bench/weighted.py --sizes 20000 --grc-sizes 20000 --kinds knn --grc-flow-sizes "" \
         --grc-shortest-path pairwise
@@ -78,6 +79,63 @@ def measure(fn, repeat, children=False, one_run=False):
     return statistics.median(walls), mem.mib, result, statistics.median(cpus)
 
 
+def profile(graph: rf.Graph, label: str, flow_iterations: int, sample: int = 200):
+    """Where one weighted ORC call spends its time (one thread, CPU seconds: the searches, the transport
+    problems, the rest), after 0 and `flow_iterations` flow steps, and what bounds the searches: the
+    targets a source's problems need against the nodes its Dijkstra must settle to reach the farthest
+    one (all nodes closer than it), for `sample` sources, by scipy's Dijkstra."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import dijkstra
+
+    import ricci_fast.weighted as weighted
+    from ricci_fast._parallel import num_threads
+
+    spent = {}
+    plain = weighted.parallel_for
+
+    def timed(n_items, work, **kw):
+        start = time.process_time()
+        try:
+            return plain(n_items, work, **kw)
+        finally:
+            spent[work.__name__] = spent.get(work.__name__, 0.0) + time.process_time() - start
+
+    g = graph
+    for step in (0, flow_iterations):
+        if step:
+            g = rf.discrete_ricci_flow(graph, iterations=step, keep_history=False).graph
+        spent.clear()
+        weighted.parallel_for = timed
+        try:
+            with num_threads(1):
+                start = time.process_time()
+                rf.weighted_ollivier_ricci(g, 0.5, mass="grc")
+                total = time.process_time() - start
+        finally:
+            weighted.parallel_for = plain
+        lengths = g.weights if g.weights is not None else np.ones(g.indices.shape[0])
+        A = sp.csr_matrix((lengths, g.indices, g.indptr), shape=(g.n_nodes, g.n_nodes))
+        sources = np.linspace(0, g.n_nodes - 1, min(sample, g.n_nodes)).astype(np.int64)
+        D = dijkstra(A, indices=sources)
+        deg = np.diff(g.indptr)
+        nbrs = lambda v: g.indices[g.indptr[v]:g.indptr[v + 1]]  # noqa: E731
+        targets, settled = [], []
+        for row, u in enumerate(sources):
+            need = set()
+            for x in [u, *nbrs(u)]:
+                for y in nbrs(x):
+                    if deg[y] > deg[x] or (deg[y] == deg[x] and y > x):  # x owns x-y
+                        need.add(int(y))
+                        need.update(nbrs(y).tolist())
+            if need:
+                reach = D[row, list(need)].max()
+                targets.append(len(need))
+                settled.append(int(np.count_nonzero(D[row] <= reach)))
+        print(f"| {label} | {step} | {total:.3f} | {spent.get('search', 0):.3f} | {spent.get('transport', 0):.3f} | "
+              f"{total - spent.get('search', 0) - spent.get('transport', 0):.3f} | {np.mean(targets):.0f} | "
+              f"{np.mean(settled):.0f} | {np.mean(settled) / g.n_nodes:.0%} |", flush=True)
+
+
 def grc_networkx(graph: rf.Graph) -> nx.Graph:
     return graph.to_networkx()
 
@@ -120,6 +178,9 @@ def main(argv=None):
     parser.add_argument("--flow-iterations", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--profile", action="store_true",
+                        help="only where our time goes (one thread): searches / transport / rest, and the nodes each "
+                             "search settles against the targets it needs; after 0 and --flow-iterations flow steps")
     parser.add_argument("--one-run", action="store_true",
                         help="one timed run per row, memory sampled during it (no separate memory run)")
     args = parser.parse_args(argv)
@@ -137,6 +198,16 @@ def main(argv=None):
     threads = get_num_threads()
     # warm-up: compile or load the kernels before timing
     rf.discrete_ricci_flow(make_graph("knn", 200), iterations=1)
+    if args.profile:
+        print(f"one thread, CPU s; load average at start {os.getloadavg()[0]:.1f}")
+        print("| graph | flow steps before | ORC total | searches | transport | rest | targets per search | "
+              "nodes settled per search | of N |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for n in sizes:
+            for kind in args.kinds.split(",") if n in grc_sizes else args.large_kinds.split(","):
+                profile(make_graph(kind, n), f"{kind} N={n}", args.flow_iterations)
+        print(f"load average at the end {os.getloadavg()[0]:.1f}")
+        return
     print(f"threads / GRC processes: {threads}; GRC shortest_path={args.grc_shortest_path}; flow: "
           f"{args.flow_iterations} iterations; times: median of {args.repeat}"
           f"{' (memory sampled in the timed run)' if args.one_run else ''}; load average at start "

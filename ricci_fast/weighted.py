@@ -230,7 +230,7 @@ def _solve_groups(graph, lengths, nbr_mass, self_mass, plan, code, epsilon, tol,
 
     def scratch():
         return (np.zeros(n, np.int64), np.zeros(n, np.int64), np.empty(n), np.empty(n, np.int32), np.empty(n),
-                np.full(n, -1, np.int32))
+                np.full(n, -1, np.int32), np.empty(n), np.empty(n, np.int32))
 
     for g in range(plan.n_groups):
         e0, e1 = int(plan.group_ptr[g]), int(plan.group_ptr[g + 1])
