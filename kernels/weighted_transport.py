@@ -20,6 +20,11 @@ from numba import njit
 EXACT = 0
 SINKHORN = 1
 
+# _NOT_LITERAL: a counter that starts as `k = 0` (or -1) and is passed to another kernel is typed Literal[int](0)
+# in Numba's first pass of type inference, which compiles the callee (and all it calls) for that literal
+# signature before the counter settles to int64 and the callee is compiled again: np.int64(0) is typed
+# int64 at once.  It halved the first weighted Ollivier-Ricci call's compile time (issue 15).
+
 
 @njit(cache=True, nogil=True)
 def _heap_push(hnode, hkey, hpos, size, v, key):
@@ -87,7 +92,7 @@ def search_to_targets(indptr, indices, weights, source, need, stamp, n_targets, 
     dist[v], or seen[v] != stamp when it is unreachable.  Returns the number of targets settled."""
     if n_targets == 0:
         return 0
-    size = 0
+    size = np.int64(0)  # see _NOT_LITERAL
     seen[source] = stamp
     dist[source] = 0.0
     size = _heap_push(hnode, hkey, hpos, size, source, 0.0)
@@ -237,12 +242,12 @@ def _close(i, j, supply, row_on, col_on, rows_left, cols_left):
 def _fill_row_minimum(C, m, n, supply, demand, row_on, col_on, cr, cc, cf, k, rows_left, cols_left):
     """Basis cells k .. m + n - 2 by the row-minimum rule: the lowest open row ships to its cheapest open
     column, closing one line per cell (`_close`): the lines `_crash_basis`'s chosen cells leave open."""
-    i = 0
+    i = np.int64(0)  # see _NOT_LITERAL
     while k < m + n - 1:
         while not row_on[i]:
             i += 1
         best = np.inf
-        j = -1
+        j = np.int64(-1)  # see _NOT_LITERAL
         base = i * n
         for c in range(n):
             if col_on[c] and (j < 0 or C[base + c] < best):
@@ -308,7 +313,7 @@ def _crash_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf, old_r, old
         old_c[u + 1] = c
     rows_left = m
     cols_left = n
-    k = 0
+    k = np.int64(0)  # see _NOT_LITERAL
     for t in range(n_old):
         i = old_r[t]
         j = old_c[t]
@@ -829,7 +834,7 @@ def group_searches(indptr, indices, weights, twin, entries, slist, omark, ofirst
     for s in range(s0, s1):
         u = slist[s]
         mark = s + 1
-        count = 0
+        count = np.int64(0)  # typed, not literal: see _NOT_LITERAL
         # limit: over the targets, the longest of their shortest u - x - y - v path sums (each summed in the
         # order the search sums it); bound[v] holds target v's shortest.  After flow steps spread the
         # lengths, this queues fewer nodes than the longest path sum over all targets did (5-10% less
@@ -931,7 +936,7 @@ def group_transport(indptr, indices, nbr_mass, self_mass, twin, entries, entry_r
         for q in range(indptr[y], indptr[y + 1]):
             mstamp[indices[q]] = ms
             mval[indices[q]] = nbr_mass[q]
-        m = 0
+        m = np.int64(0)  # see _NOT_LITERAL
         for q in range(indptr[x] - 1, indptr[x + 1]):
             node = x if q < indptr[x] else indices[q]
             mass = self_mass[x] if q < indptr[x] else nbr_mass[q]
@@ -944,7 +949,7 @@ def group_transport(indptr, indices, nbr_mass, self_mass, twin, entries, entry_r
                 a_full[m] = q - indptr[x] + 1
                 a_row[m] = at + a_full[m] * width
                 m += 1
-        n = 0
+        n = np.int64(0)
         for q in range(indptr[y] - 1, indptr[y + 1]):
             node = y if q < indptr[y] else indices[q]
             if mval[node] > 0.0:

@@ -256,6 +256,46 @@ def test_every_kernel_has_one_signature():
         assert len(signatures) == 1, (name, signatures)
 
 
+_NO_LITERAL_CHILD = """
+import importlib, json, pkgutil
+import numpy as np
+from numba.core.registry import CPUDispatcher
+import ricci_fast as rf
+import ricci_fast.kernels as kernels
+
+rng = np.random.default_rng(0)
+X = np.tanh(rng.normal(size=(120, 3)) @ rng.normal(size=(3, 12)))
+lengths = rf.knn_graph(X, 8, weighted=True)
+rf.weighted_ollivier_ricci(lengths, 0.5, mass="grc")
+rf.discrete_ricci_flow(lengths, iterations=2)
+found = {}
+for info in pkgutil.iter_modules(kernels.__path__):
+    module = importlib.import_module("ricci_fast.kernels." + info.name)
+    for name, obj in vars(module).items():
+        if isinstance(obj, CPUDispatcher):
+            bad = [str(s) for s in obj.signatures if any("Literal" in str(t) for t in s)]
+            if bad:
+                found[info.name + "." + name] = bad
+print("LITERAL" + json.dumps(found))
+"""
+
+
+def test_no_kernel_is_compiled_for_a_literal_counter(tmp_path):
+    """A counter that starts at the literal 0 and is passed to a callee made Numba compile the callee (and
+    everything below it) twice, once for Literal[int](0): half of the first weighted Ollivier-Ricci
+    call's compile time.  Callees are visible only when compiled, so this runs with an empty cache."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", _NO_LITERAL_CHILD], capture_output=True, text=True, check=True,
+                          env=env)
+    line = next(line for line in done.stdout.splitlines() if line.startswith("LITERAL"))
+    assert json.loads(line[len("LITERAL"):]) == {}
+
+
 # --- thread safety --------------------------------------------------------------------------------------
 
 def test_concurrent_flows_give_the_serial_result():
