@@ -290,21 +290,33 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                     tight[q * W + w] = _rc_word(c1[q * W + w], c2[q * W + w], src_mask[w], pot, W, w, pi_v[q], 0)
         # direct pushes along tight arcs, the sinks with the fewest tight sources first (fewer conflicts
         # left for the augmenting paths)
+        max_cnt = 0
         for q in range(n):
-            vlist[q] = q
             cnt = 0
             if rd[q] > 0:
                 for w in range(W):
                     cnt += bit_count(tight[q * W + w] & rs_mask[w])
             tent_v[q] = cnt
+            if cnt > max_cnt:
+                max_cnt = cnt
         if n <= 512:
-            for i in range(1, n):
-                q = vlist[i]
-                j = i - 1
-                while j >= 0 and tent_v[vlist[j]] > tent_v[q]:
-                    vlist[j + 1] = vlist[j]
-                    j -= 1
-                vlist[j + 1] = q
+            # a stable counting sort by count (the order of the stable insertion sort it replaced); the
+            # counts are at most 64 W, so their histogram fits in bint from ptr_u on (ptr_u, fwl and the
+            # unused tail: 2 * 64 W slots, free between the Dijkstra and the Dinic rounds)
+            hist = bint[2 * nb:2 * nb + max_cnt + 2]
+            for i in range(max_cnt + 2):
+                hist[i] = 0
+            for q in range(n):
+                hist[tent_v[q] + 1] += 1
+            for i in range(1, max_cnt + 2):
+                hist[i] += hist[i - 1]
+            for q in range(n):
+                c = tent_v[q]
+                vlist[hist[c]] = q
+                hist[c] += 1
+        else:
+            for q in range(n):
+                vlist[q] = q
         for qi in range(n):
             q = vlist[qi]
             if rd[q] <= 0:
@@ -316,7 +328,9 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                     cand &= cand - _ONE
                     amount = rs[p] if rs[p] < rd[q] else rd[q]
                     k = -1
-                    if not first:  # in the first pass q's list holds only other sources of this loop
+                    # q's list holds only arcs of cost 1 from the first pass (that pass's pushes and Dinic
+                    # rounds use nothing else) and, in this loop, other sources: search it only for those
+                    if not first and c1[q * W + w] & _bit(p):
                         k = head[q]
                         while k >= 0 and a_src[k] != p:
                             k = a_next[k]
