@@ -769,7 +769,6 @@ def word_transport(src_mask, supply, snk_mask, demand, c1, c2, flow, pi_u, pi_v,
                 frontier = new_u
                 depth += 2
             if not found:
-                closure = path_length == 1
                 break
             last = depth + 1
             lvl_v[last] &= rd_mask  # only sinks with demand left end a path
