@@ -7,6 +7,7 @@
     python bench/ollivier.py --hubs-only # only the hub-heavy graphs (high-dimensional data) beside GRC
     python bench/ollivier.py --hubs-only --kinds dead_relu   # one of gauss50, gauss784, relu512, dead_relu
     python bench/ollivier.py --by-degree --kinds gauss50     # one thread, time by the owner's degree class
+    python bench/ollivier.py --ab HEAD~3 --kinds gauss50,relu512   # one thread: that revision's kernels vs now
 
 Times are medians of --repeat runs after a warm-up; memory is the peak RSS (worker processes included)
 above the starting level.  GraphRicciCurvature runs method "OTD" with the same alpha and as many
@@ -229,6 +230,63 @@ def by_degree(kind, n, k, alpha, repeat):
     return "\n".join(lines)
 
 
+def ab_kernels(rev, kinds, repeat, quick):
+    """One thread, interleaved runs: kernels/bitset_transport.py as of git revision `rev` against the
+    working tree's, thread CPU time (less sensitive to a shared machine than wall time); the values must
+    be bit-identical."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    from ricci_fast import ollivier
+
+    root = os.path.join(os.path.dirname(__file__), "..")
+    source = subprocess.run(["git", "show", f"{rev}:kernels/bitset_transport.py"], cwd=root, check=True,
+                            capture_output=True, text=True).stdout
+    folder = tempfile.mkdtemp(prefix="ricci_fast_ab_")
+    path = os.path.join(folder, "bitset_transport_old.py")
+    with open(path, "w") as f:
+        f.write(source)
+    spec = importlib.util.spec_from_file_location("bitset_transport_old", path)
+    old = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(old)
+    if hasattr(old.word_transport, "py_func"):
+        raise SystemExit(f"--ab {rev}: that revision calls its solvers directly (before kernels/transport_solvers.py); "
+                         f"compare against a revision from d344a95 on.")
+    from numba import cfunc
+    from types import SimpleNamespace
+
+    from ricci_fast.kernels import transport_solvers
+
+    # the old file's solvers as C callbacks too (compiled here, not cached: the module is a temporary copy)
+    old_solvers = SimpleNamespace(
+        word_solver=lambda f=cfunc(transport_solvers.WORD_SIGNATURE)(old.word_transport): f,
+        bitset_solver=lambda f=cfunc(transport_solvers.BITSET_SIGNATURE)(old.bitset_transport): f)
+    new = (ollivier._bitset, ollivier._solvers)
+    lines = []
+    try:
+        for kind in kinds:
+            graph = rf.knn_graph(hub_layer(kind, hub_size(kind, quick)), 30)
+            values, times = {}, {"old": [], "new": []}
+            for name, module in (("old", (old, old_solvers)), ("new", new)):
+                ollivier._bitset, ollivier._solvers = module
+                values[name] = ollivier._exact(graph, 0.0, n_threads=1)
+            assert np.array_equal(values["old"], values["new"]), "the two kernels' values differ"
+            for _ in range(repeat):
+                for name, module in (("old", (old, old_solvers)), ("new", new)):
+                    ollivier._bitset, ollivier._solvers = module
+                    start = time.thread_time()
+                    ollivier._exact(graph, 0.0, n_threads=1)
+                    times[name].append(time.thread_time() - start)
+            t_old, t_new = float(np.median(times["old"])), float(np.median(times["new"]))
+            lines.append(f"| {HUB_LABELS[kind]}, N={hub_size(kind, quick)} | {t_old:.3f} | {t_new:.3f} | "
+                         f"{t_new / t_old:.3f} | bit-identical |")
+            print(lines[-1], flush=True)
+    finally:
+        ollivier._bitset, ollivier._solvers = new
+    return lines
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
@@ -238,7 +296,15 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--kinds", default=",".join(HUB_KINDS), help="hub graphs to run (comma-separated)")
     parser.add_argument("--by-degree", action="store_true", help="only: one thread, time by owner degree class")
+    parser.add_argument("--ab", metavar="REV", help="only: one thread, the kernels of git revision REV against "
+                        "the working tree's (CPU seconds, median of --repeat, interleaved)")
     args = parser.parse_args(argv)
+    if args.ab:
+        print(f"kernels/bitset_transport.py at {args.ab} (old) against the working tree (new), one thread, "
+              f"thread CPU seconds, median of {args.repeat} interleaved runs, alpha = 0:\n")
+        print("| graph | old | new | new / old | values |\n|---|---|---|---|---|", flush=True)
+        ab_kernels(args.ab, args.kinds.split(","), args.repeat, args.quick)
+        return
     if args.by_degree:
         for kind in args.kinds.split(","):
             print(by_degree(kind, hub_size(kind, args.quick), 30, 0.0, args.repeat), "\n", flush=True)

@@ -27,6 +27,7 @@ from ricci_fast.kernels.transport_problem import edge_problem, sink_cost_masks
 
 _ONE = np.uint64(1)
 _ZERO = np.uint64(0)
+_ALL = ~np.uint64(0)
 _N_POT = 16  # potentials stay below 8 for costs <= 3 and at most two searches; guards the table
 _BIG = 1 << 40
 
@@ -138,6 +139,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
         pot[w] = src_mask[w]
 
     first = True
+    closure = False  # see the Dijkstra below
     path_length = 1
     passes = 0
     while True:
@@ -151,18 +153,44 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
         if passes > 3:
             return 0.0, STATUS_INTERNAL
         if not first:
-            # Dijkstra over reduced costs with four buckets; sources as word sets, sinks by tentative level
-            for w in range(W):
-                done_u[w] = _ZERO
-            for i in range(4 * W):
+            # Dijkstra over reduced costs, sources as word sets, sinks by tentative level.  It runs once, right
+            # after the cost-1 max flow, so the potentials are still pi_u = 0, pi_v = 1: a forward arc's
+            # reduced cost is its cost - 1 (flow sits on cost-1 arcs only, so backward arcs cost 0), and
+            # only levels 0 and 1 matter: a shortest path of length >= 3 (reach >= 2) ends the search
+            # exactly as no path at all does (the rest moves at cost 3).
+            for i in range(2 * W):
                 bucket[i] = _ZERO
-            for w in range(W):
-                bucket[w] = rs_mask[w]
-            for q in range(n):
-                tent_v[q] = _BIG
-                done_v[q] = 0
             reach = -1
-            for level in range(4):
+            level0 = 0
+            if closure:
+                # the last (failed) search of the cost-1 phase ended with exactly level 0's closure: the
+                # sources it reached and the sinks it labelled; only the cost-2 arcs out of it are left
+                for w in range(W):
+                    done_u[w] = seen_u[w]
+                    m = seen_u[w]
+                    while m:
+                        dist_u[w * 64 + lowest_bit(m)] = 0
+                        m &= m - _ONE
+                for q in range(n):
+                    if level_v[q] > 0:
+                        tent_v[q] = 0
+                        done_v[q] = 1
+                    else:
+                        done_v[q] = 0
+                        tent_v[q] = _BIG
+                        for w in range(W):
+                            if c2[q * W + w] & done_u[w]:
+                                tent_v[q] = 1
+                                break
+                level0 = 1
+            else:
+                for w in range(W):
+                    done_u[w] = _ZERO
+                    bucket[w] = rs_mask[w]
+                for q in range(n):
+                    tent_v[q] = _BIG
+                    done_v[q] = 0
+            for level in range(level0, 2):
                 while True:
                     any_fu = False
                     for w in range(W):
@@ -193,19 +221,17 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                         for q in range(n):
                             if done_v[q] or tent_v[q] <= level:
                                 continue
-                            for r in range(4 - level):
-                                if level + r >= tent_v[q]:
-                                    break
-                                hit = False
-                                for t in range(nfw):
-                                    w = fwl[t]
-                                    if _rc_word(c1[q * W + w], c2[q * W + w], src_mask[w], pot, W, w, pi_v[q], r) \
-                                            & frontier[w]:
-                                        hit = True
-                                        break
-                                if hit:
-                                    tent_v[q] = level + r
-                                    break
+                            # reduced cost 0: a cost-1 arc from the frontier; 1: a cost-2 arc (from level 0 only)
+                            h1 = _ZERO
+                            h2 = _ZERO
+                            for t in range(nfw):
+                                w = fwl[t]
+                                h1 |= c1[q * W + w] & frontier[w]
+                                h2 |= c2[q * W + w] & frontier[w]
+                            if h1:
+                                tent_v[q] = level
+                            elif h2 and level == 0:
+                                tent_v[q] = 1
                     if any_fv:
                         for w in range(W):
                             new_u[w] = _ZERO
@@ -224,7 +250,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                 if reach >= 0:
                     break
             if reach < 0:
-                break  # no sink with demand is reachable: only a rounding residue is left
+                break  # no path of length <= 2 is left: the rest moves at cost 3 (or is a rounding residue)
             if reach == 0:
                 return 0.0, STATUS_INTERNAL  # the previous max flow was not maximal
             path_length += reach
@@ -254,27 +280,43 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                     if pi_u[p] >= _N_POT:
                         return 0.0, STATUS_INTERNAL
                     pot[pi_u[p] * W + w] |= _bit(p)
-        first = False
-        for q in range(n):
-            for w in range(W):
-                tight[q * W + w] = _rc_word(c1[q * W + w], c2[q * W + w], src_mask[w], pot, W, w, pi_v[q], 0)
+        if first:  # pi_u = 0, pi_v = 1: the tight arcs are the cost-1 arcs
+            for q in range(n):
+                for w in range(W):
+                    tight[q * W + w] = c1[q * W + w] & src_mask[w]
+        else:
+            for q in range(n):
+                for w in range(W):
+                    tight[q * W + w] = _rc_word(c1[q * W + w], c2[q * W + w], src_mask[w], pot, W, w, pi_v[q], 0)
         # direct pushes along tight arcs, the sinks with the fewest tight sources first (fewer conflicts
         # left for the augmenting paths)
+        max_cnt = 0
         for q in range(n):
-            vlist[q] = q
             cnt = 0
             if rd[q] > 0:
                 for w in range(W):
                     cnt += bit_count(tight[q * W + w] & rs_mask[w])
             tent_v[q] = cnt
+            if cnt > max_cnt:
+                max_cnt = cnt
         if n <= 512:
-            for i in range(1, n):
-                q = vlist[i]
-                j = i - 1
-                while j >= 0 and tent_v[vlist[j]] > tent_v[q]:
-                    vlist[j + 1] = vlist[j]
-                    j -= 1
-                vlist[j + 1] = q
+            # a stable counting sort by count (the order of the stable insertion sort it replaced); the
+            # counts are at most 64 W, so their histogram fits in bint from ptr_u on (ptr_u, fwl and the
+            # unused tail: 2 * 64 W slots, free between the Dijkstra and the Dinic rounds)
+            hist = bint[2 * nb:2 * nb + max_cnt + 2]
+            for i in range(max_cnt + 2):
+                hist[i] = 0
+            for q in range(n):
+                hist[tent_v[q] + 1] += 1
+            for i in range(1, max_cnt + 2):
+                hist[i] += hist[i - 1]
+            for q in range(n):
+                c = tent_v[q]
+                vlist[hist[c]] = q
+                hist[c] += 1
+        else:
+            for q in range(n):
+                vlist[q] = q
         for qi in range(n):
             q = vlist[qi]
             if rd[q] <= 0:
@@ -285,9 +327,13 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                     p = w * 64 + lowest_bit(cand)
                     cand &= cand - _ONE
                     amount = rs[p] if rs[p] < rd[q] else rd[q]
-                    k = head[q]
-                    while k >= 0 and a_src[k] != p:
-                        k = a_next[k]
+                    k = -1
+                    # q's list holds only arcs of cost 1 from the first pass (that pass's pushes and Dinic
+                    # rounds use nothing else) and, in this loop, other sources: search it only for those
+                    if not first and c1[q * W + w] & _bit(p):
+                        k = head[q]
+                        while k >= 0 and a_src[k] != p:
+                            k = a_next[k]
                     if k < 0:
                         if n_arena >= cap:
                             return 0.0, STATUS_ARENA
@@ -307,6 +353,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                 if rd[q] <= 0:
                     rd[q] = 0.0
                     break
+        first = False
         # Dinic rounds on the tight arcs
         while True:
             any_front = False
@@ -356,6 +403,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                         any_front = True
                 depth += 2
             if not found:
+                closure = path_length == 1
                 break
             last = depth + 1
             n_lv = (last + 1) // 2
@@ -992,10 +1040,13 @@ def word_owner_range(indptr, indices, alpha, owners, start, stop, out, closed, w
                     m &= m - _ONE
                     v = w_snk[q]
                     if w2_owner[v] != x:
-                        acc = closed[v]
-                        for r in range(indptr[v], indptr[v + 1]):
-                            acc |= closed[indices[r]]
-                        within2[v] = acc
+                        if closed[v] & _bit(dx):  # v in N[x]: all of N[x] is within 2 hops (owner_range)
+                            within2[v] = _ALL
+                        else:
+                            acc = closed[v]
+                            for r in range(indptr[v], indptr[v + 1]):
+                                acc |= closed[indices[r]]
+                            within2[v] = acc
                         w2_owner[v] = x
                     w_c1[q] = closed[v] & src_m
                     w_c2[q] = within2[v] & src_m
@@ -1089,13 +1140,19 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
                 for j in range(n_snk):
                     v = e_snk[j]
                     if w2_owner[v] != x:
-                        # word by word, the OR kept in a register: read-modify-writes of within2 (which
-                        # may alias closed for the compiler) were a third of a hub graph's time
-                        for w in range(wx):
-                            acc = closed[v * wx + w]
-                            for r in range(indptr[v], indptr[v + 1]):
-                                acc |= closed[indices[r] * wx + w]
-                            within2[v * wx + w] = acc
+                        if closed[v * wx + (dx >> 6)] & _bit(dx):
+                            # v is in N[x] (bit dx stands for x): every member of N[x] is within 2 hops of v
+                            # (through x), so no neighbour needs reading; bits past N[x] are never used
+                            for w in range(wx):
+                                within2[v * wx + w] = _ALL
+                        else:
+                            # word by word, the OR kept in a register: read-modify-writes of within2 (which
+                            # may alias closed for the compiler) were a third of a hub graph's time
+                            for w in range(wx):
+                                acc = closed[v * wx + w]
+                                for r in range(indptr[v], indptr[v + 1]):
+                                    acc |= closed[indices[r] * wx + w]
+                                within2[v * wx + w] = acc
                         w2_owner[v] = x
                 wp = wx
                 if has_twins:

@@ -4,6 +4,8 @@ from fractions import Fraction
 import networkx as nx
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import reference
 import ricci_fast as rf
@@ -563,3 +565,40 @@ def test_bit_at_is_one_shift():
 
     positions = np.arange(0, 200, dtype=np.int64)
     assert bits(positions).tolist() == [1 << (int(p) & 63) for p in positions]
+
+
+@st.composite
+def planted_hub_graphs(draw):
+    """A sparse random graph with one or two planted hubs of degree 64-200 (multi-word owners), some
+    chords among the hubs' neighbours (so sinks lie inside and outside N[x], and problems need the cost-2
+    phase or end at cost 3) and a real alpha."""
+    n = draw(st.integers(120, 260))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    g = nx.gnm_random_graph(n, draw(st.integers(n, 3 * n)), seed=seed)
+    for hub in range(draw(st.integers(1, 2))):
+        deg = draw(st.integers(64, min(200, n - 1)))
+        g.add_edges_from((hub, int(v)) for v in rng.choice(np.arange(hub + 1, n), deg, replace=False))
+    nbrs = np.array(sorted(g.neighbors(0)))
+    for _ in range(draw(st.integers(0, 60))):
+        u, v = rng.choice(nbrs, 2, replace=False)
+        g.add_edge(int(u), int(v))
+    alpha = draw(st.sampled_from([0.0, 0.5, 0.1234]))
+    return graph_from_nx(g), alpha
+
+
+@settings(max_examples=12, deadline=None)
+@given(planted_hub_graphs())
+def test_hub_solver_phases_match_the_general_solver(case):
+    # the word-parallel solver's shortcuts (one Dijkstra over levels 0 and 1 started from the cost-1 phase's
+    # last search, two-hop masks of sinks in N[x] taken as all ones, counting-sorted greedy, arena searches
+    # only where an arc can exist) against the explicit-matrix min-cost flow, with per-owner masks and with
+    # per-edge masks (max_words=1 sends every hub to edge_range)
+    from ricci_fast import ollivier
+    from ricci_fast.kernels import mincost_flow
+
+    graph, alpha = case
+    assert graph.degrees.max() >= 64
+    general = mincost_flow.ollivier_general(graph.indptr, graph.indices, alpha)
+    for max_words in (1, 32):
+        np.testing.assert_allclose(ollivier._exact(graph, alpha, max_words=max_words), general, rtol=0, atol=1e-12)
