@@ -11,7 +11,8 @@ machine word, so it needs only the one-word solver.
 Each run is a new Python process.  "cold": an empty NUMBA_CACHE_DIR (as after pip install); "warm": the
 cache the cold run left.  Stages, timed in that process in this order: `import ricci_fast`, the first
 `rf.layer_curvature(X)` (Forman, with geodesic sums), the first `rf.ollivier_ricci(graph)` (exact) on the
-same graph, and the same two calls again (the steady state, without compilation).  Prints medians (wall
+same graph, the same two calls again (the steady state, without compilation), then the first
+`rf.weighted_ollivier_ricci` (exact, GraphRicciCurvature's masses) on the weighted k-NN graph and again.  Prints medians (wall
 seconds, and CPU seconds of the process, which are less disturbed by other load) as a markdown table.
 --per-kernel adds, for one cold run, the compile time of each kernel (Numba's compile events).
 """
@@ -59,6 +60,14 @@ layer = rf.layer_curvature(X, K)
 mark()
 rf.ollivier_ricci(layer.graph)
 mark()
+# a GraphRicciCurvature user's first call: weighted exact ORC with GRC's masses, on the layer's k-NN
+# graph with the neighbour distances as lengths (built before the clock: the k-NN search is compiled)
+lengths = rf.knn_graph(X, K, weighted=True)
+mark()
+rf.weighted_ollivier_ricci(lengths, 0.5, mass="grc")
+mark()
+rf.weighted_ollivier_ricci(lengths, 0.5, mass="grc")
+mark()
 if PER_KERNEL:  # the two transport solvers are C callbacks (no dispatcher, no compile event)
     from ricci_fast.kernels import transport_solvers
     per_kernel += [("ricci_fast.kernels.transport_solvers." + name + " (cfunc)", s)
@@ -67,7 +76,8 @@ print("RESULT" + json.dumps({"marks": marks, "per_kernel": per_kernel}))
 """
 
 _STAGES = ("import ricci_fast", "first layer_curvature (Forman)", "first ollivier_ricci (exact)",
-           "layer_curvature again", "ollivier_ricci again")
+           "layer_curvature again", "ollivier_ricci again", None,
+           "first weighted_ollivier_ricci (exact, mass='grc')", "weighted_ollivier_ricci again")
 
 
 def _run(cache_dir: str, n: int, dims: int, k: int, per_kernel: bool, data: str) -> dict:
@@ -106,6 +116,8 @@ def main(argv=None):
     print("| stage | cold (fresh cache) | warm (cache on disk) |")
     print("|---|---|---|")
     for i, stage in enumerate(_STAGES):
+        if stage is None:  # an untimed step between the stages
+            continue
         cells = []
         for runs in (cold, warm):
             wall = statistics.median(r["steps"]["wall"][i] for r in runs)

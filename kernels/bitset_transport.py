@@ -1105,7 +1105,7 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
         base = indptr[x]
         dx = indptr[x + 1] - base
         wx = (dx + 64) // 64
-        n_l = 1
+        n_l = np.int64(1)  # typed, not Literal[int](1): _fits would compile twice
         for p in range(indptr[x], indptr[x + 1]):
             dy = indptr[indices[p] + 1] - indptr[indices[p]]
             if dy + 1 > n_l and dy <= dx:

@@ -268,6 +268,15 @@ X = np.tanh(rng.normal(size=(120, 3)) @ rng.normal(size=(3, 12)))
 lengths = rf.knn_graph(X, 8, weighted=True)
 rf.weighted_ollivier_ricci(lengths, 0.5, mass="grc")
 rf.discrete_ricci_flow(lengths, iterations=2)
+# the exact unweighted path on a graph with a hub (degree 80, twin leaves): all three range kernels
+leaves = np.arange(1, 81)
+edges = np.concatenate([np.stack([np.zeros(80, np.int64), leaves], 1), np.stack([leaves[:-1:2], leaves[1::2]], 1),
+                        [[1, 81], [81, 82]]])
+hub = rf.Graph.from_edges(edges, 83)
+rf.ollivier_ricci(hub)
+from ricci_fast.ollivier import _exact
+_exact(hub, 0.0, max_words=1)
+rf.ollivier_ricci(rf.knn_graph(X, 8))
 found = {}
 for info in pkgutil.iter_modules(kernels.__path__):
     module = importlib.import_module("ricci_fast.kernels." + info.name)
@@ -283,7 +292,8 @@ print("LITERAL" + json.dumps(found))
 def test_no_kernel_is_compiled_for_a_literal_counter(tmp_path):
     """A counter that starts at the literal 0 and is passed to a callee made Numba compile the callee (and
     everything below it) twice, once for Literal[int](0): half of the first weighted Ollivier-Ricci
-    call's compile time.  Callees are visible only when compiled, so this runs with an empty cache."""
+    call's compile time.  Callees are visible only when compiled, so this runs with an empty cache, on
+    the weighted path and the exact unweighted one (its solvers are C callbacks, compiled here too)."""
     import json
     import os
     import subprocess
