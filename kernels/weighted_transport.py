@@ -239,6 +239,20 @@ def _close(i, j, supply, row_on, col_on, rows_left, cols_left):
 
 
 @njit(cache=True, nogil=True)
+def _ship(i, j, supply, demand, row_on, col_on, cr, cc, cf, k, rows_left, cols_left):
+    """Basis cell k is (i, j) with as much as both lines have left; closes one line (`_close`).  Returns
+    (k + 1, rows_left, cols_left)."""
+    q = min(supply[i], demand[j])
+    cr[k] = i
+    cc[k] = j
+    cf[k] = q
+    supply[i] -= q
+    demand[j] -= q
+    rows_left, cols_left = _close(i, j, supply, row_on, col_on, rows_left, cols_left)
+    return k + 1, rows_left, cols_left
+
+
+@njit(cache=True, nogil=True)
 def _fill_row_minimum(C, m, n, supply, demand, row_on, col_on, cr, cc, cf, k, rows_left, cols_left):
     """Basis cells k .. m + n - 2 by the row-minimum rule: the lowest open row ships to its cheapest open
     column, closing one line per cell (`_close`): the lines `_crash_basis`'s chosen cells leave open."""
@@ -253,14 +267,7 @@ def _fill_row_minimum(C, m, n, supply, demand, row_on, col_on, cr, cc, cf, k, ro
             if col_on[c] and (j < 0 or C[base + c] < best):
                 best = C[base + c]
                 j = c
-        q = min(supply[i], demand[j])
-        cr[k] = i
-        cc[k] = j
-        cf[k] = q
-        supply[i] -= q
-        demand[j] -= q
-        k += 1
-        rows_left, cols_left = _close(i, j, supply, row_on, col_on, rows_left, cols_left)
+        k, rows_left, cols_left = _ship(i, j, supply, demand, row_on, col_on, cr, cc, cf, k, rows_left, cols_left)
 
 
 @njit(cache=True, nogil=True)
@@ -319,14 +326,7 @@ def _crash_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf, old_r, old
         j = old_c[t]
         if not (row_on[i] and col_on[j]):
             continue
-        q = min(supply[i], demand[j])
-        cr[k] = i
-        cc[k] = j
-        cf[k] = q
-        supply[i] -= q
-        demand[j] -= q
-        k += 1
-        rows_left, cols_left = _close(i, j, supply, row_on, col_on, rows_left, cols_left)
+        k, rows_left, cols_left = _ship(i, j, supply, demand, row_on, col_on, cr, cc, cf, k, rows_left, cols_left)
     _fill_row_minimum(C, m, n, supply, demand, row_on, col_on, cr, cc, cf, k, rows_left, cols_left)
 
 
