@@ -370,17 +370,11 @@ def _combinatorial_part(graph: Graph, kind: str, start: int, stop: int) -> np.nd
 
 def _ollivier_owners(graph: Graph, nodes_per_chunk: int = 1 << 16) -> np.ndarray:
     # the transport owners, heaviest first (work ~ owned edges x words x degree), so that a round robin
-    # over them gives every task its share of hubs.  Counted a node range at a time: over the whole CSR at
-    # once the int64 temporaries were 1.2 GB of the driver's peak at N = 1,000,000
+    # over them gives every task its share of hubs
+    from ricci_fast.ollivier import owned_edge_counts
+
     deg = graph.degrees.astype(np.int64)
-    n_owned = np.zeros(graph.n_nodes, np.int64)
-    for a in range(0, graph.n_nodes, nodes_per_chunk):
-        b = min(graph.n_nodes, a + nodes_per_chunk)
-        rows = np.repeat(np.arange(a, b, dtype=np.int64), deg[a:b])
-        cols = graph.indices[graph.indptr[a]:graph.indptr[b]]
-        deg_rows, deg_cols = deg[rows], deg[cols]
-        owned = (deg_rows > deg_cols) | ((deg_rows == deg_cols) & (rows < cols))
-        n_owned[a:b] = np.bincount(rows[owned] - a, minlength=b - a)
+    n_owned = owned_edge_counts(graph, nodes_per_chunk)
     owners = np.flatnonzero(n_owned)
     work = n_owned[owners] * (deg[owners] // 64 + 1) * (deg[owners] + 1)
     return owners[np.argsort(-work, kind="stable")].astype(np.int64)

@@ -246,6 +246,22 @@ def twin_classes(graph):
     return twin, bool((twin != np.arange(n)).any())
 
 
+def owned_edge_counts(graph, nodes_per_chunk: int = 1 << 16) -> np.ndarray:
+    """Edges each node owns in the exact solver (an edge is solved by its end point of larger degree, the
+    smaller index on a tie; the range kernels apply the same rule), as int64 per node.  Counted a node
+    range at a time: over the whole CSR at once the int64 temporaries were 1.2 GB at N = 1,000,000."""
+    deg = graph.degrees.astype(np.int64)
+    n_owned = np.zeros(graph.n_nodes, np.int64)
+    for a in range(0, graph.n_nodes, nodes_per_chunk):
+        b = min(graph.n_nodes, a + nodes_per_chunk)
+        rows = np.repeat(np.arange(a, b, dtype=np.int64), deg[a:b])
+        cols = graph.indices[graph.indptr[a]:graph.indptr[b]]
+        deg_rows, deg_cols = deg[rows], deg[cols]
+        owned = (deg_rows > deg_cols) | ((deg_rows == deg_cols) & (rows < cols))
+        n_owned[a:b] = np.bincount(rows[owned] - a, minlength=b - a)
+    return n_owned
+
+
 def _exact(graph, alpha, max_words=None, owners=None, n_threads=None):
     """Exact values of the edges owned by `owners` (node ids, default all: every edge), NaN elsewhere.
     The cluster path (ricci_fast.distributed_layer) gives each task a subset of the owners; an edge's value
@@ -258,10 +274,7 @@ def _exact(graph, alpha, max_words=None, owners=None, n_threads=None):
     if indices.shape[0] == 0:
         return out
     max_deg = int(deg.max())
-    rows = np.repeat(np.arange(n_nodes, dtype=np.int64), deg)
-    cols = indices.astype(np.int64)
-    owned = (deg[rows] > deg[cols]) | ((deg[rows] == deg[cols]) & (rows < cols))
-    n_owned = np.bincount(rows[owned], minlength=n_nodes)
+    n_owned = owned_edge_counts(graph)
     if owners is None:
         owners = np.flatnonzero(n_owned)
     else:
