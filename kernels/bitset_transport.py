@@ -923,52 +923,68 @@ def _word_masses(indptr, indices, x, y, alpha, supply, demand, sink_node):
 
 
 @njit(cache=True, nogil=True)
-def _masses_by_position(indptr, indices, x, y, alpha, n_words, src_mask, supply, sink_node, demand):
-    """Net masses of mu_x - mu_y with sources indexed by position in N[x] (N(x), then x) and sinks listed
-    compactly.  Returns (number of sinks, any source, scale)."""
+def _masses_by_position(indptr, indices, x, y, py, alpha, n_words, closed, src_mask, supply, sink_node, demand):
+    """Net masses of mu_x - mu_y with sources indexed by position in N[x] (N(x), then x; y is at position py)
+    and sinks listed compactly, in increasing node order.  closed: x's masks (_toggle_owner_masks), so
+    closed[y] is the set of members of N[x] inside N[y] and bit dx of closed[v] says v is in N[x]: the
+    sources are found a word at a time and only N(y) is scanned, not the merge of N(x) and N(y) (which
+    cost O(deg x) branches per edge of a hub).  Returns (number of sinks, any source, scale)."""
     dx = indptr[x + 1] - indptr[x]
     dy = indptr[y + 1] - indptr[y]
     centre = alpha * dx * dy
     per_x = (1.0 - alpha) * dy
     per_y = (1.0 - alpha) * dx
-    for w in range(n_words):
-        src_mask[w] = _ZERO
-    any_src = False
+    xw = dx >> 6
+    xb = _bit(dx)
+    yrow = y * n_words
+    # every member of N(x) outside N[y] keeps per_x (never negative, as dy <= dx: shared members are
+    # sinks or cancel); y (bit py, set in closed[y]) and x (bit dx) are settled below
+    if per_x > 0:
+        for w in range(n_words):
+            src_mask[w] = ~closed[yrow + w]
+        src_mask[xw] &= xb - _ONE  # n_words = xw + 1: no bit past dx - 1 from here
+        for i in range(dx):
+            supply[i] = per_x
+    else:
+        for w in range(n_words):
+            src_mask[w] = _ZERO
+    net = per_x
+    net -= centre
+    y_sink = net < 0
+    net_y = net
+    if net > 0:
+        src_mask[py >> 6] |= _bit(py)
+        supply[py] = net
     n_snk = 0
-    a = indptr[x]
-    b = indptr[y]
-    a_end = indptr[x + 1]
-    b_end = indptr[y + 1]
-    while a < a_end or b < b_end:
-        pa = -1
-        if b >= b_end or (a < a_end and indices[a] < indices[b]):
-            node = indices[a]
-            pa = a - indptr[x]
-            net = per_x
-            a += 1
-        elif a >= a_end or indices[b] < indices[a]:
-            node = indices[b]
+    for b in range(indptr[y], indptr[y + 1]):
+        node = indices[b]
+        if y_sink and node > y:  # y is in N(x) only; its place in the node order
+            sink_node[n_snk] = y
+            demand[n_snk] = -net_y
+            n_snk += 1
+            y_sink = False
+        if node == x:
             net = -per_y
-            b += 1
-        else:
-            node = indices[a]
-            pa = a - indptr[x]
-            net = per_x - per_y
-            a += 1
-            b += 1
-        if node == x:  # in N(y) only; as the centre of mu_x it is position dx of N[x]
             net += centre
-            pa = dx
-        elif node == y:
-            net -= centre
-        if net > 0:
-            src_mask[pa >> 6] |= _bit(pa)
-            supply[pa] = net
-            any_src = True
-        elif net < 0:
+            if net > 0:
+                src_mask[xw] |= xb
+                supply[dx] = net
+        elif closed[node * n_words + xw] & xb:  # in N(x) too
+            net = per_x - per_y
+        else:
+            net = -per_y
+        if net < 0:
             sink_node[n_snk] = node
             demand[n_snk] = -net
             n_snk += 1
+    if y_sink:
+        sink_node[n_snk] = y
+        demand[n_snk] = -net_y
+        n_snk += 1
+    any_src = False
+    for w in range(n_words):
+        if src_mask[w]:
+            any_src = True
     return n_snk, any_src, float(dx) * float(dy)
 
 
@@ -985,6 +1001,64 @@ def _toggle_owner_masks(indptr, indices, x, closed, n_words):
         closed[u * n_words + word] ^= bit
         for q in range(indptr[u], indptr[u + 1]):
             closed[indices[q] * n_words + word] ^= bit
+
+
+@njit(cache=True, nogil=True)
+def _two_hop_row(indptr, indices, v, wx, C, W2):
+    """W2[v] = C[v] | the C rows of v's neighbours (the members of N[x] within 2 hops of v), up to four
+    words per pass over N(v) with the ORs in registers: most owners have 2 to 4 words, and a pass per word
+    re-read the row list each time (and read-modify-writes of W2, which may alias C for the compiler,
+    were a third of a hub graph's time)."""
+    r0 = indptr[v]
+    r1 = indptr[v + 1]
+    w = 0
+    while w < wx:
+        left = wx - w
+        if left >= 4:
+            a0 = C[v, w]
+            a1 = C[v, w + 1]
+            a2 = C[v, w + 2]
+            a3 = C[v, w + 3]
+            for r in range(r0, r1):
+                u = indices[r]
+                a0 |= C[u, w]
+                a1 |= C[u, w + 1]
+                a2 |= C[u, w + 2]
+                a3 |= C[u, w + 3]
+            W2[v, w] = a0
+            W2[v, w + 1] = a1
+            W2[v, w + 2] = a2
+            W2[v, w + 3] = a3
+            w += 4
+        elif left == 3:
+            a0 = C[v, w]
+            a1 = C[v, w + 1]
+            a2 = C[v, w + 2]
+            for r in range(r0, r1):
+                u = indices[r]
+                a0 |= C[u, w]
+                a1 |= C[u, w + 1]
+                a2 |= C[u, w + 2]
+            W2[v, w] = a0
+            W2[v, w + 1] = a1
+            W2[v, w + 2] = a2
+            w += 3
+        elif left == 2:
+            a0 = C[v, w]
+            a1 = C[v, w + 1]
+            for r in range(r0, r1):
+                u = indices[r]
+                a0 |= C[u, w]
+                a1 |= C[u, w + 1]
+            W2[v, w] = a0
+            W2[v, w + 1] = a1
+            w += 2
+        else:
+            a0 = C[v, w]
+            for r in range(r0, r1):
+                a0 |= C[indices[r], w]
+            W2[v, w] = a0
+            w += 1
 
 
 # Three range kernels, one per kind of owner, each called from Python only for the owners of its kind:
@@ -1120,6 +1194,10 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
             need[NEED_Y] = -1
             return t
         _toggle_owner_masks(indptr, indices, x, closed, wx)
+        # row views (n_nodes, wx): the word offsets are then known to be in range, so the compiler keeps
+        # them in registers instead of re-deriving each flat index
+        C = closed[:n_nodes * wx].reshape((n_nodes, wx))
+        W2 = within2[:n_nodes * wx].reshape((n_nodes, wx))
         src_mask = mk[mk.shape[0] - wx:]  # the tail of mk is not used by bitset_transport at this size
         for p in range(indptr[x], indptr[x + 1]):
             y = indices[p]
@@ -1132,8 +1210,8 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
                 out[p] = value
                 out[find_sorted(indices, indptr[y], indptr[y + 1], x)] = value
                 continue
-            n_snk, any_src, scale = _masses_by_position(indptr, indices, x, y, alpha, wx, src_mask, supply, e_snk,
-                                                        e_dem)
+            n_snk, any_src, scale = _masses_by_position(indptr, indices, x, y, p - base, alpha, wx, closed, src_mask,
+                                                        supply, e_snk, e_dem)
             if not any_src:
                 value = 1.0
             else:
@@ -1146,13 +1224,7 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
                             for w in range(wx):
                                 within2[v * wx + w] = _ALL
                         else:
-                            # word by word, the OR kept in a register: read-modify-writes of within2 (which
-                            # may alias closed for the compiler) were a third of a hub graph's time
-                            for w in range(wx):
-                                acc = closed[v * wx + w]
-                                for r in range(indptr[v], indptr[v + 1]):
-                                    acc |= closed[indices[r] * wx + w]
-                                within2[v * wx + w] = acc
+                            _two_hop_row(indptr, indices, v, wx, C, W2)
                         w2_owner[v] = x
                 wp = wx
                 if has_twins:
