@@ -872,53 +872,49 @@ def word_transport(src_mask, supply, snk_mask, demand, c1, c2, flow, pi_u, pi_v,
 
 
 @njit(cache=True, nogil=True)
-def _word_masses(indptr, indices, x, y, alpha, supply, demand, sink_node):
-    """Net masses of mu_x - mu_y with sources indexed by position in N[x] (N(x), then x) and sinks by
-    position in N[y] (N(y), then y).  Returns (source mask, sink mask, scale)."""
+def _word_masses(indptr, indices, x, y, py, alpha, closed, supply, demand, sink_node):
+    """Net masses of mu_x - mu_y with sources indexed by position in N[x] (N(x), then x; y is at position
+    py) and sinks by position in N[y] (N(y), then y).  closed: x's one-word masks, so closed[y] is the set
+    of members of N[x] inside N[y] and bit dx of closed[v] says v is in N[x] (as in _masses_by_position:
+    only N(y) is scanned).  Returns (source mask, sink mask, scale)."""
     dx = indptr[x + 1] - indptr[x]
     dy = indptr[y + 1] - indptr[y]
     centre = alpha * dx * dy
     per_x = (1.0 - alpha) * dy
     per_y = (1.0 - alpha) * dx
+    xb = _bit(dx)
     src_mask = np.uint64(0)
     snk_mask = np.uint64(0)
-    a = indptr[x]
-    b = indptr[y]
-    a_end = indptr[x + 1]
-    b_end = indptr[y + 1]
-    while a < a_end or b < b_end:
-        pa = -1
-        pb = -1
-        if b >= b_end or (a < a_end and indices[a] < indices[b]):
-            node = indices[a]
-            pa = a - indptr[x]
-            net = per_x
-            a += 1
-        elif a >= a_end or indices[b] < indices[a]:
-            node = indices[b]
-            pb = b - indptr[y]
+    if per_x > 0:  # every member of N(x) outside N[y]; y and x are settled below
+        src_mask = ~closed[y] & (xb - _ONE)
+        for i in range(dx):
+            supply[i] = per_x
+    net = per_x
+    net -= centre
+    if net > 0:
+        src_mask |= _bit(py)
+        supply[py] = net
+    elif net < 0:  # y, in N(x) only, is position dy of N[y]
+        snk_mask |= _bit(dy)
+        demand[dy] = -net
+        sink_node[dy] = y
+    b0 = indptr[y]
+    for b in range(b0, indptr[y + 1]):
+        node = indices[b]
+        if node == x:
             net = -per_y
-            b += 1
-        else:
-            node = indices[a]
-            pa = a - indptr[x]
-            pb = b - indptr[y]
-            net = per_x - per_y
-            a += 1
-            b += 1
-        if node == x:  # in N(y) only; as the centre of mu_x it is position dx of N[x]
             net += centre
-            pa = dx
-        elif node == y:  # in N(x) only; position dy of N[y]
-            net -= centre
-            pb = dy
-        if net > 0:
-            src_mask |= _bit(pa)
-            supply[pa] = net
-        elif net < 0:
-            snk_mask |= _bit(pb)
-            demand[pb] = -net
-            sink_node[pb] = node
+            if net > 0:  # as the centre of mu_x, x is position dx of N[x]
+                src_mask |= xb
+                supply[dx] = net
+        elif closed[node] & xb:  # in N(x) too
+            net = per_x - per_y
+        else:
+            net = -per_y
+        if net < 0:
+            snk_mask |= _bit(b - b0)
+            demand[b - b0] = -net
+            sink_node[b - b0] = node
     return src_mask, snk_mask, float(dx) * float(dy)
 
 
@@ -1104,7 +1100,8 @@ def word_owner_range(indptr, indices, alpha, owners, start, stop, out, closed, w
             dy = indptr[y + 1] - indptr[y]
             if dy > dx or (dy == dx and y < x):
                 continue  # y owns this edge
-            src_m, snk_m, scale = _word_masses(indptr, indices, x, y, alpha, w_sup, w_dem, w_snk)
+            src_m, snk_m, scale = _word_masses(indptr, indices, x, y, p - indptr[x], alpha, closed, w_sup, w_dem,
+                                               w_snk)
             if src_m == 0:
                 value = 1.0
             else:
@@ -1273,11 +1270,13 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
                 c1 = cm[0:n_snk * wp]
                 c2 = cm[n_snk * wp:2 * n_snk * wp]
                 if wp == wx:
+                    c1v = c1.reshape((n_snk, wx))
+                    c2v = c2.reshape((n_snk, wx))
                     for j in range(n_snk):
                         v = e_snk[j]
                         for w in range(wx):
-                            c1[j * wx + w] = closed[v * wx + w] & src_mask[w]
-                            c2[j * wx + w] = within2[v * wx + w] & src_mask[w]
+                            c1v[j, w] = C[v, w] & src_mask[w]
+                            c2v[j, w] = W2[v, w] & src_mask[w]
                 total, status = solve(wp, src_mask, supply, n_snk, e_dem, c1, c2, mk, bint, bflt, lint, lflt, a_src,
                                       a_amt, a_next)
                 src_mask = mk[mk.shape[0] - wx:]
