@@ -872,103 +872,115 @@ def word_transport(src_mask, supply, snk_mask, demand, c1, c2, flow, pi_u, pi_v,
 
 
 @njit(cache=True, nogil=True)
-def _word_masses(indptr, indices, x, y, alpha, supply, demand, sink_node):
-    """Net masses of mu_x - mu_y with sources indexed by position in N[x] (N(x), then x) and sinks by
-    position in N[y] (N(y), then y).  Returns (source mask, sink mask, scale)."""
+def _word_masses(indptr, indices, x, y, py, alpha, closed, supply, demand, sink_node):
+    """Net masses of mu_x - mu_y with sources indexed by position in N[x] (N(x), then x; y is at position
+    py) and sinks by position in N[y] (N(y), then y).  closed: x's one-word masks, so closed[y] is the set
+    of members of N[x] inside N[y] and bit dx of closed[v] says v is in N[x] (as in _masses_by_position:
+    only N(y) is scanned).  Returns (source mask, sink mask, scale)."""
     dx = indptr[x + 1] - indptr[x]
     dy = indptr[y + 1] - indptr[y]
     centre = alpha * dx * dy
     per_x = (1.0 - alpha) * dy
     per_y = (1.0 - alpha) * dx
+    xb = _bit(dx)
     src_mask = np.uint64(0)
     snk_mask = np.uint64(0)
-    a = indptr[x]
-    b = indptr[y]
-    a_end = indptr[x + 1]
-    b_end = indptr[y + 1]
-    while a < a_end or b < b_end:
-        pa = -1
-        pb = -1
-        if b >= b_end or (a < a_end and indices[a] < indices[b]):
-            node = indices[a]
-            pa = a - indptr[x]
-            net = per_x
-            a += 1
-        elif a >= a_end or indices[b] < indices[a]:
-            node = indices[b]
-            pb = b - indptr[y]
+    if per_x > 0:  # every member of N(x) outside N[y]; y and x are settled below
+        src_mask = ~closed[y] & (xb - _ONE)
+        for i in range(dx):
+            supply[i] = per_x
+    net = per_x
+    net -= centre
+    if net > 0:
+        src_mask |= _bit(py)
+        supply[py] = net
+    elif net < 0:  # y, in N(x) only, is position dy of N[y]
+        snk_mask |= _bit(dy)
+        demand[dy] = -net
+        sink_node[dy] = y
+    b0 = indptr[y]
+    for b in range(b0, indptr[y + 1]):
+        node = indices[b]
+        if node == x:
             net = -per_y
-            b += 1
-        else:
-            node = indices[a]
-            pa = a - indptr[x]
-            pb = b - indptr[y]
-            net = per_x - per_y
-            a += 1
-            b += 1
-        if node == x:  # in N(y) only; as the centre of mu_x it is position dx of N[x]
             net += centre
-            pa = dx
-        elif node == y:  # in N(x) only; position dy of N[y]
-            net -= centre
-            pb = dy
-        if net > 0:
-            src_mask |= _bit(pa)
-            supply[pa] = net
-        elif net < 0:
-            snk_mask |= _bit(pb)
-            demand[pb] = -net
-            sink_node[pb] = node
+            if net > 0:  # as the centre of mu_x, x is position dx of N[x]
+                src_mask |= xb
+                supply[dx] = net
+        elif closed[node] & xb:  # in N(x) too
+            net = per_x - per_y
+        else:
+            net = -per_y
+        if net < 0:
+            snk_mask |= _bit(b - b0)
+            demand[b - b0] = -net
+            sink_node[b - b0] = node
     return src_mask, snk_mask, float(dx) * float(dy)
 
 
 @njit(cache=True, nogil=True)
-def _masses_by_position(indptr, indices, x, y, alpha, n_words, src_mask, supply, sink_node, demand):
-    """Net masses of mu_x - mu_y with sources indexed by position in N[x] (N(x), then x) and sinks listed
-    compactly.  Returns (number of sinks, any source, scale)."""
+def _masses_by_position(indptr, indices, x, y, py, alpha, n_words, closed, src_mask, supply, sink_node, demand):
+    """Net masses of mu_x - mu_y with sources indexed by position in N[x] (N(x), then x; y is at position py)
+    and sinks listed compactly, in increasing node order.  closed: x's masks (_toggle_owner_masks), so
+    closed[y] is the set of members of N[x] inside N[y] and bit dx of closed[v] says v is in N[x]: the
+    sources are found a word at a time and only N(y) is scanned, not the merge of N(x) and N(y) (which
+    cost O(deg x) branches per edge of a hub).  Returns (number of sinks, any source, scale)."""
     dx = indptr[x + 1] - indptr[x]
     dy = indptr[y + 1] - indptr[y]
     centre = alpha * dx * dy
     per_x = (1.0 - alpha) * dy
     per_y = (1.0 - alpha) * dx
-    for w in range(n_words):
-        src_mask[w] = _ZERO
-    any_src = False
+    xw = dx >> 6
+    xb = _bit(dx)
+    yrow = y * n_words
+    # every member of N(x) outside N[y] keeps per_x (never negative, as dy <= dx: shared members are
+    # sinks or cancel); y (bit py, set in closed[y]) and x (bit dx) are settled below
+    if per_x > 0:
+        for w in range(n_words):
+            src_mask[w] = ~closed[yrow + w]
+        src_mask[xw] &= xb - _ONE  # n_words = xw + 1: no bit past dx - 1 from here
+        for i in range(dx):
+            supply[i] = per_x
+    else:
+        for w in range(n_words):
+            src_mask[w] = _ZERO
+    net = per_x
+    net -= centre
+    y_sink = net < 0
+    net_y = net
+    if net > 0:
+        src_mask[py >> 6] |= _bit(py)
+        supply[py] = net
     n_snk = 0
-    a = indptr[x]
-    b = indptr[y]
-    a_end = indptr[x + 1]
-    b_end = indptr[y + 1]
-    while a < a_end or b < b_end:
-        pa = -1
-        if b >= b_end or (a < a_end and indices[a] < indices[b]):
-            node = indices[a]
-            pa = a - indptr[x]
-            net = per_x
-            a += 1
-        elif a >= a_end or indices[b] < indices[a]:
-            node = indices[b]
+    for b in range(indptr[y], indptr[y + 1]):
+        node = indices[b]
+        if y_sink and node > y:  # y is in N(x) only; its place in the node order
+            sink_node[n_snk] = y
+            demand[n_snk] = -net_y
+            n_snk += 1
+            y_sink = False
+        if node == x:
             net = -per_y
-            b += 1
-        else:
-            node = indices[a]
-            pa = a - indptr[x]
-            net = per_x - per_y
-            a += 1
-            b += 1
-        if node == x:  # in N(y) only; as the centre of mu_x it is position dx of N[x]
             net += centre
-            pa = dx
-        elif node == y:
-            net -= centre
-        if net > 0:
-            src_mask[pa >> 6] |= _bit(pa)
-            supply[pa] = net
-            any_src = True
-        elif net < 0:
+            if net > 0:
+                src_mask[xw] |= xb
+                supply[dx] = net
+        elif closed[node * n_words + xw] & xb:  # in N(x) too
+            net = per_x - per_y
+        else:
+            net = -per_y
+        if net < 0:
             sink_node[n_snk] = node
             demand[n_snk] = -net
             n_snk += 1
+    if y_sink:
+        sink_node[n_snk] = y
+        demand[n_snk] = -net_y
+        n_snk += 1
+    any_src = False
+    for w in range(n_words):
+        if src_mask[w]:
+            any_src = True
     return n_snk, any_src, float(dx) * float(dy)
 
 
@@ -985,6 +997,64 @@ def _toggle_owner_masks(indptr, indices, x, closed, n_words):
         closed[u * n_words + word] ^= bit
         for q in range(indptr[u], indptr[u + 1]):
             closed[indices[q] * n_words + word] ^= bit
+
+
+@njit(cache=True, nogil=True)
+def _two_hop_row(indptr, indices, v, wx, C, W2):
+    """W2[v] = C[v] | the C rows of v's neighbours (the members of N[x] within 2 hops of v), up to four
+    words per pass over N(v) with the ORs in registers: most owners have 2 to 4 words, and a pass per word
+    re-read the row list each time (and read-modify-writes of W2, which may alias C for the compiler,
+    were a third of a hub graph's time)."""
+    r0 = indptr[v]
+    r1 = indptr[v + 1]
+    w = 0
+    while w < wx:
+        left = wx - w
+        if left >= 4:
+            a0 = C[v, w]
+            a1 = C[v, w + 1]
+            a2 = C[v, w + 2]
+            a3 = C[v, w + 3]
+            for r in range(r0, r1):
+                u = indices[r]
+                a0 |= C[u, w]
+                a1 |= C[u, w + 1]
+                a2 |= C[u, w + 2]
+                a3 |= C[u, w + 3]
+            W2[v, w] = a0
+            W2[v, w + 1] = a1
+            W2[v, w + 2] = a2
+            W2[v, w + 3] = a3
+            w += 4
+        elif left == 3:
+            a0 = C[v, w]
+            a1 = C[v, w + 1]
+            a2 = C[v, w + 2]
+            for r in range(r0, r1):
+                u = indices[r]
+                a0 |= C[u, w]
+                a1 |= C[u, w + 1]
+                a2 |= C[u, w + 2]
+            W2[v, w] = a0
+            W2[v, w + 1] = a1
+            W2[v, w + 2] = a2
+            w += 3
+        elif left == 2:
+            a0 = C[v, w]
+            a1 = C[v, w + 1]
+            for r in range(r0, r1):
+                u = indices[r]
+                a0 |= C[u, w]
+                a1 |= C[u, w + 1]
+            W2[v, w] = a0
+            W2[v, w + 1] = a1
+            w += 2
+        else:
+            a0 = C[v, w]
+            for r in range(r0, r1):
+                a0 |= C[indices[r], w]
+            W2[v, w] = a0
+            w += 1
 
 
 # Three range kernels, one per kind of owner, each called from Python only for the owners of its kind:
@@ -1030,7 +1100,8 @@ def word_owner_range(indptr, indices, alpha, owners, start, stop, out, closed, w
             dy = indptr[y + 1] - indptr[y]
             if dy > dx or (dy == dx and y < x):
                 continue  # y owns this edge
-            src_m, snk_m, scale = _word_masses(indptr, indices, x, y, alpha, w_sup, w_dem, w_snk)
+            src_m, snk_m, scale = _word_masses(indptr, indices, x, y, p - indptr[x], alpha, closed, w_sup, w_dem,
+                                               w_snk)
             if src_m == 0:
                 value = 1.0
             else:
@@ -1120,6 +1191,10 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
             need[NEED_Y] = -1
             return t
         _toggle_owner_masks(indptr, indices, x, closed, wx)
+        # row views (n_nodes, wx): the word offsets are then known to be in range, so the compiler keeps
+        # them in registers instead of re-deriving each flat index
+        C = closed[:n_nodes * wx].reshape((n_nodes, wx))
+        W2 = within2[:n_nodes * wx].reshape((n_nodes, wx))
         src_mask = mk[mk.shape[0] - wx:]  # the tail of mk is not used by bitset_transport at this size
         for p in range(indptr[x], indptr[x + 1]):
             y = indices[p]
@@ -1132,8 +1207,8 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
                 out[p] = value
                 out[find_sorted(indices, indptr[y], indptr[y + 1], x)] = value
                 continue
-            n_snk, any_src, scale = _masses_by_position(indptr, indices, x, y, alpha, wx, src_mask, supply, e_snk,
-                                                        e_dem)
+            n_snk, any_src, scale = _masses_by_position(indptr, indices, x, y, p - base, alpha, wx, closed, src_mask,
+                                                        supply, e_snk, e_dem)
             if not any_src:
                 value = 1.0
             else:
@@ -1146,13 +1221,7 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
                             for w in range(wx):
                                 within2[v * wx + w] = _ALL
                         else:
-                            # word by word, the OR kept in a register: read-modify-writes of within2 (which
-                            # may alias closed for the compiler) were a third of a hub graph's time
-                            for w in range(wx):
-                                acc = closed[v * wx + w]
-                                for r in range(indptr[v], indptr[v + 1]):
-                                    acc |= closed[indices[r] * wx + w]
-                                within2[v * wx + w] = acc
+                            _two_hop_row(indptr, indices, v, wx, C, W2)
                         w2_owner[v] = x
                 wp = wx
                 if has_twins:
@@ -1201,11 +1270,13 @@ def owner_range(indptr, indices, alpha, owners, start, stop, out, closed, within
                 c1 = cm[0:n_snk * wp]
                 c2 = cm[n_snk * wp:2 * n_snk * wp]
                 if wp == wx:
+                    c1v = c1.reshape((n_snk, wx))
+                    c2v = c2.reshape((n_snk, wx))
                     for j in range(n_snk):
                         v = e_snk[j]
                         for w in range(wx):
-                            c1[j * wx + w] = closed[v * wx + w] & src_mask[w]
-                            c2[j * wx + w] = within2[v * wx + w] & src_mask[w]
+                            c1v[j, w] = C[v, w] & src_mask[w]
+                            c2v[j, w] = W2[v, w] & src_mask[w]
                 total, status = solve(wp, src_mask, supply, n_snk, e_dem, c1, c2, mk, bint, bflt, lint, lflt, a_src,
                                       a_amt, a_next)
                 src_mask = mk[mk.shape[0] - wx:]

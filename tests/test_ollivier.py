@@ -602,3 +602,97 @@ def test_hub_solver_phases_match_the_general_solver(case):
     general = mincost_flow.ollivier_general(graph.indptr, graph.indices, alpha)
     for max_words in (1, 32):
         np.testing.assert_allclose(ollivier._exact(graph, alpha, max_words=max_words), general, rtol=0, atol=1e-12)
+
+
+# h4
+# --- masses from the owner's masks, two-hop masks a few words per pass --------------------------------
+
+def _owner_masses_cases():
+    rng = np.random.default_rng(11)
+    g = nx.gnm_random_graph(300, 900, seed=11)
+    for hub, deg in ((0, 40), (1, 70), (2, 200), (3, 290)):  # one word, and 2, 4 and 5 words
+        g.add_edges_from((hub, int(v)) for v in rng.choice(np.arange(4, 300), deg, replace=False))
+    return graph_from_nx(g)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5, 0.1234, 0.9, 1.0])
+def test_masses_from_owner_masks_equal_the_merge(alpha):
+    # _masses_by_position / _word_masses read N[x] from the owner's masks and scan only N(y); the plain
+    # merge of N(x) and N(y) (transport_problem.edge_problem) must give the same sources, sinks (in the same
+    # order) and masses, bit for bit; alpha = 0.9 makes y a sink (placed in node order), alpha = 1 leaves
+    # only the centres
+    from ricci_fast.kernels import bitset_transport as bt
+    from ricci_fast.kernels.transport_problem import edge_problem
+
+    graph = _owner_masses_cases()
+    indptr, indices, deg = graph.indptr, graph.indices, graph.degrees.astype(np.int64)
+    n = graph.n_nodes
+    side = int(deg.max()) + 2
+    src, sup, snk, dem = np.zeros(side, np.int64), np.zeros(side), np.zeros(side, np.int64), np.zeros(side)
+    seen_y_sink = 0
+    for x in range(n):
+        dx = int(deg[x])
+        wx = (dx + 64) // 64
+        members = np.append(indices[indptr[x]:indptr[x + 1]], x)
+        closed = np.zeros(n * wx, np.uint64)
+        bt._toggle_owner_masks(indptr, indices, np.int64(x), closed, np.int64(wx))
+        for p in range(indptr[x], indptr[x + 1]):
+            y = int(indices[p])
+            if deg[y] > dx or (deg[y] == dx and y < x):
+                continue
+            n_src, n_snk, scale = edge_problem(indptr, indices, x, y, alpha, src, sup, snk, dem)
+            want_src = {int(v): s for v, s in zip(src[:n_src], sup[:n_src])}
+            want_snk = list(zip(snk[:n_snk].tolist(), dem[:n_snk].tolist()))
+            seen_y_sink += y in snk[:n_snk]
+            if wx == 1:
+                s_sup, s_dem, s_node = np.zeros(64), np.zeros(64), np.zeros(64, np.int64)
+                m_src, m_snk, sc = bt._word_masses(indptr, indices, np.int64(x), np.int64(y), np.int64(p - indptr[x]),
+                                                   alpha, closed, s_sup, s_dem, s_node)
+                got_src = {int(members[b]): s_sup[b] for b in range(64) if (int(m_src) >> b) & 1}
+                got_snk = sorted((int(s_node[b]), s_dem[b]) for b in range(64) if (int(m_snk) >> b) & 1)
+                nbrs_y = np.append(indices[indptr[y]:indptr[y + 1]], y)
+                assert all(s_node[b] == nbrs_y[b] for b in range(64) if (int(m_snk) >> b) & 1)
+            else:
+                mask, s_sup = np.zeros(wx, np.uint64), np.zeros(64 * wx)
+                s_node, s_dem = np.zeros(side, np.int64), np.zeros(side)
+                k, any_src, sc = bt._masses_by_position(indptr, indices, np.int64(x), np.int64(y),
+                                                        np.int64(p - indptr[x]), alpha, np.int64(wx), closed, mask,
+                                                        s_sup, s_node, s_dem)
+                bits = [b for b in range(64 * wx) if (int(mask[b >> 6]) >> (b & 63)) & 1]
+                got_src = {int(members[b]): s_sup[b] for b in bits}
+                got_snk = list(zip(s_node[:k].tolist(), s_dem[:k].tolist()))
+                assert any_src == bool(n_src)
+            assert sc == scale
+            assert got_src == want_src, (x, y)
+            assert got_snk == want_snk, (x, y)
+        bt._toggle_owner_masks(indptr, indices, np.int64(x), closed, np.int64(wx))
+        assert not closed.any()
+    assert seen_y_sink or alpha < 0.9
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.9, 0.1234])
+def test_owners_of_two_to_ten_words_match_the_general_solver(alpha):
+    # owners whose masks take 2 .. 10 words (the two-hop masks go four words per pass, then 3, 2 or 1),
+    # sinks shared between owners and inside and outside N[x], against the explicit-matrix min-cost flow,
+    # and a sample against POT
+    from ricci_fast import ollivier
+    from ricci_fast.kernels import mincost_flow
+
+    rng = np.random.default_rng(5)
+    n = 700
+    g = nx.gnm_random_graph(n, 2 * n, seed=5)
+    for hub, deg in enumerate((64, 130, 200, 260, 330, 400, 470, 600)):
+        g.add_edges_from((hub, int(v)) for v in rng.choice(np.arange(8, n), deg, replace=False))
+    for hub in range(8):  # chords inside the hubs' neighbourhoods and between hubs
+        nbrs = np.array(sorted(g.neighbors(hub)))
+        for _ in range(40):
+            u, v = rng.choice(nbrs, 2, replace=False)
+            g.add_edge(int(u), int(v))
+    g.add_edges_from([(0, 1), (2, 3), (4, 5), (1, 7)])
+    graph = graph_from_nx(g)
+    words = (graph.degrees + 64) // 64
+    assert set(range(2, 11)) <= set(words.tolist()) | {9}
+    general = mincost_flow.ollivier_general(graph.indptr, graph.indices, alpha)
+    values = ollivier._exact(graph, alpha)
+    np.testing.assert_allclose(values, general, rtol=0, atol=1e-12)
+    assert_hub_edges_match_pot(graph, alpha, values, n_hub=25, n_random=15)
