@@ -6,6 +6,7 @@
     python bench/ollivier.py --large     # adds one layer at N = 100,000
     python bench/ollivier.py --hubs-only # only the hub-heavy graphs (high-dimensional data) beside GRC
     python bench/ollivier.py --hubs-only --kinds dead_relu   # one of gauss50, gauss784, relu512, dead_relu
+    python bench/ollivier.py --kinds ""  # the manifold tables only (no hub graphs)
     python bench/ollivier.py --by-degree --kinds gauss50     # one thread, time by the owner's degree class
     python bench/ollivier.py --ab HEAD~3 --kinds gauss50,relu512   # one thread: that revision's kernels vs now
 
@@ -299,14 +300,18 @@ def main(argv=None):
     parser.add_argument("--ab", metavar="REV", help="only: one thread, the kernels of git revision REV against "
                         "the working tree's (CPU seconds, median of --repeat, interleaved)")
     args = parser.parse_args(argv)
+    kinds = [kind for kind in args.kinds.split(",") if kind]
+    unknown = sorted(set(kinds) - set(HUB_KINDS))
+    if unknown:
+        parser.error(f"--kinds: unknown hub graph(s) {', '.join(unknown)}; choose from {', '.join(HUB_KINDS)}")
     if args.ab:
         print(f"kernels/bitset_transport.py at {args.ab} (old) against the working tree (new), one thread, "
               f"thread CPU seconds, median of {args.repeat} interleaved runs, alpha = 0:\n")
         print("| graph | old | new | new / old | values |\n|---|---|---|---|---|", flush=True)
-        ab_kernels(args.ab, args.kinds.split(","), args.repeat, args.quick)
+        ab_kernels(args.ab, kinds, args.repeat, args.quick)
         return
     if args.by_degree:
-        for kind in args.kinds.split(","):
+        for kind in kinds:
             print(by_degree(kind, hub_size(kind, args.quick), 30, 0.0, args.repeat), "\n", flush=True)
         return
     small = graph_of(300, 10)
@@ -316,19 +321,20 @@ def main(argv=None):
 
     sizes = [(500, 10), (500, 30)] if args.quick else [(2000, 10), (2000, 30), (5000, 10), (5000, 30)]
     print(f"ricci_fast {rf.__version__}, {_parallel.get_num_threads()} threads, median of {args.repeat} runs\n")
-    print("Hub-heavy graphs (k-NN graphs of high-dimensional data) against GraphRicciCurvature (OTD, same alpha, "
-          "same number of processes):\n")
-    print("| graph | ricci_fast exact | GraphRicciCurvature | speed-up | peak memory (ricci_fast / GRC) |")
-    print("|---|---|---|---|---|")
-    for kind in args.kinds.split(","):
-        print(bench_hub(kind, hub_size(kind, args.quick), 30, 0.0, args.repeat, with_grc=not args.no_grc_hubs),
-              flush=True)
-    print("\nExact against POT (ot.emd2 on the hop-distance cost) on 300 edges of each hub graph (the 150 at the "
-          "largest hubs and 150 at random):\n")
-    print("| graph | worst abs difference |\n|---|---|")
-    for kind in args.kinds.split(","):
-        n = hub_size(kind, args.quick)
-        print(f"| {HUB_LABELS[kind]}, N={n}, k=30 | {hub_pot_check(kind, n, 30, 0.0):.1e} |", flush=True)
+    if kinds:
+        print("Hub-heavy graphs (k-NN graphs of high-dimensional data) against GraphRicciCurvature (OTD, same alpha, "
+              "same number of processes):\n")
+        print("| graph | ricci_fast exact | GraphRicciCurvature | speed-up | peak memory (ricci_fast / GRC) |")
+        print("|---|---|---|---|---|")
+        for kind in kinds:
+            print(bench_hub(kind, hub_size(kind, args.quick), 30, 0.0, args.repeat, with_grc=not args.no_grc_hubs),
+                  flush=True)
+        print("\nExact against POT (ot.emd2 on the hop-distance cost) on 300 edges of each hub graph (the 150 at the "
+              "largest hubs and 150 at random):\n")
+        print("| graph | worst abs difference |\n|---|---|")
+        for kind in kinds:
+            n = hub_size(kind, args.quick)
+            print(f"| {HUB_LABELS[kind]}, N={n}, k=30 | {hub_pot_check(kind, n, 30, 0.0):.1e} |", flush=True)
     if args.hubs_only:
         return
     print()
