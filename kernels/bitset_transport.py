@@ -28,7 +28,6 @@ from ricci_fast.kernels.transport_problem import edge_problem, sink_cost_masks
 _ONE = np.uint64(1)
 _ZERO = np.uint64(0)
 _ALL = ~np.uint64(0)
-_N_POT = 16  # potentials stay below 8 for costs <= 3 and at most two searches; guards the table
 _BIG = 1 << 40
 
 STATUS_OK = 0
@@ -38,23 +37,6 @@ STATUS_INTERNAL = 2  # an invariant broke (never seen); the caller raises
 # layout of the `need` array a range kernel fills when it stops early
 NEED_ITEM, NEED_Y, NEED_CLOSED, NEED_CM, NEED_MK, NEED_BINT, NEED_BFLT, NEED_LINT, NEED_LFLT, NEED_ARENA = range(10)
 NEED_LEN = 10
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _rc_word(c1w, c2w, srcw, pot, n_words, w, pv, r):
-    """Word w of the sources whose arc to a sink with potential pv has reduced cost r
-    (cost + pi_u - pi_v = r, so pi_u = pv + r - cost)."""
-    res = _ZERO
-    k = pv + r - 1
-    if 0 <= k < _N_POT:
-        res |= c1w & pot[k * n_words + w]
-    k = pv + r - 2
-    if 0 <= k < _N_POT:
-        res |= c2w & ~c1w & pot[k * n_words + w]
-    k = pv + r - 3
-    if 0 <= k < _N_POT:
-        res |= srcw & ~c2w & pot[k * n_words + w]
-    return res
 
 
 def scratch_sizes(n_words, n_sinks):
@@ -92,9 +74,8 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
     o = 2 * n * W
     lvl_u = mk[o:o + (n + 2) * W]  # sources first seen at BFS level 2i, i = 0, 1, ...
     o += (n + 2) * W
-    pot = mk[o:o + _N_POT * W]  # sources by potential
-    o += _N_POT * W
     bucket = mk[o:o + 4 * W]
+    d0 = bucket[2 * W:3 * W]  # sources at distance 0 in the Dijkstra: potential 0 in the second pass
     o += 4 * W
     rs_mask = mk[o:o + W]
     done_u = mk[o + W:o + 2 * W]
@@ -102,12 +83,9 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
     frontier = mk[o + 3 * W:o + 4 * W]
     new_u = mk[o + 4 * W:o + 5 * W]
     rs = bflt[0:nb]
-    pi_u = bint[0:nb]
-    dist_u = bint[nb:2 * nb]
     ptr_u = bint[2 * nb:3 * nb]
     fwl = bint[3 * nb:3 * nb + W]  # the nonzero words of the frontier: frontiers are usually a few bits
     rd = lflt[0:n]
-    pi_v = lint[0:n]
     tent_v = lint[n:2 * n]
     done_v = lint[2 * n:3 * n]
     level_v = lint[3 * n:4 * n]
@@ -126,17 +104,14 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
             p = w * 64 + lowest_bit(m)
             m &= m - _ONE
             rs[p] = supply[p]
-            pi_u[p] = 0
+    n_live = 0  # sinks with demand left: none left ends the solve (no search can find a path then)
     for q in range(n):
         rd[q] = demand[q]
-        pi_v[q] = 1  # all costs are >= 1: the first phase's tight arcs are exactly the cost-1 arcs
+        if rd[q] > 0:
+            n_live += 1
         head[q] = -1
         for w in range(W):
             fmask[q * W + w] = _ZERO
-    for i in range(_N_POT * W):
-        pot[i] = _ZERO
-    for w in range(W):
-        pot[w] = src_mask[w]
 
     first = True
     closure = False  # see the Dijkstra below
@@ -147,7 +122,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
         for w in range(W):
             if rs_mask[w]:
                 any_rs = True
-        if not any_rs:
+        if not any_rs or n_live == 0:
             break
         passes += 1
         if passes > 3:
@@ -157,8 +132,11 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
             # after the cost-1 max flow, so the potentials are still pi_u = 0, pi_v = 1: a forward arc's
             # reduced cost is its cost - 1 (flow sits on cost-1 arcs only, so backward arcs cost 0), and
             # only levels 0 and 1 matter: a shortest path of length >= 3 (reach >= 2) ends the search
-            # exactly as no path at all does (the rest moves at cost 3).
-            for i in range(2 * W):
+            # exactly as no path at all does (the rest moves at cost 3).  So the search that is used has
+            # reach 1, and the potentials it leaves are pi_u = 0 on d0 (the sources at distance 0), 1 on
+            # the other sources, pi_v = 1 on the sinks at distance 0 and 2 on the others: two masks, not a
+            # table of potentials.
+            for i in range(3 * W):
                 bucket[i] = _ZERO
             reach = -1
             level0 = 0
@@ -167,10 +145,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                 # sources it reached and the sinks it labelled; only the cost-2 arcs out of it are left
                 for w in range(W):
                     done_u[w] = seen_u[w]
-                    m = seen_u[w]
-                    while m:
-                        dist_u[w * 64 + lowest_bit(m)] = 0
-                        m &= m - _ONE
+                    d0[w] = seen_u[w]
                 for q in range(n):
                     if level_v[q] > 0:
                         tent_v[q] = 0
@@ -208,11 +183,8 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                     if any_fu:
                         for w in range(W):
                             done_u[w] |= frontier[w]
-                            m = frontier[w]
-                            while m:
-                                p = w * 64 + lowest_bit(m)
-                                m &= m - _ONE
-                                dist_u[p] = level
+                            if level == 0:
+                                d0[w] |= frontier[w]
                         nfw = 0
                         for w in range(W):
                             if frontier[w]:
@@ -254,40 +226,21 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
             if reach == 0:
                 return 0.0, STATUS_INTERNAL  # the previous max flow was not maximal
             path_length += reach
-            if path_length >= 3:
-                break
-            for w in range(W):
-                m = src_mask[w]
-                while m:
-                    p = w * 64 + lowest_bit(m)
-                    m &= m - _ONE
-                    if (done_u[w] >> np.uint64(p & 63)) & _ONE and dist_u[p] < reach:
-                        pi_u[p] += dist_u[p]
-                    else:
-                        pi_u[p] += reach
-            for q in range(n):
-                if done_v[q] and tent_v[q] < reach:
-                    pi_v[q] += tent_v[q]
-                else:
-                    pi_v[q] += reach
-            for i in range(_N_POT * W):
-                pot[i] = _ZERO
-            for w in range(W):
-                m = src_mask[w]
-                while m:
-                    p = w * 64 + lowest_bit(m)
-                    m &= m - _ONE
-                    if pi_u[p] >= _N_POT:
-                        return 0.0, STATUS_INTERNAL
-                    pot[pi_u[p] * W + w] |= _bit(p)
         if first:  # pi_u = 0, pi_v = 1: the tight arcs are the cost-1 arcs
             for q in range(n):
                 for w in range(W):
                     tight[q * W + w] = c1[q * W + w] & src_mask[w]
         else:
+            # reduced cost cost + pi_u - pi_v = 0: a sink at distance 0 (pi_v = 1) takes cost-1 arcs from
+            # d0; one at distance 1 (pi_v = 2) cost-1 arcs from the other sources and cost-2 arcs from d0
             for q in range(n):
-                for w in range(W):
-                    tight[q * W + w] = _rc_word(c1[q * W + w], c2[q * W + w], src_mask[w], pot, W, w, pi_v[q], 0)
+                if done_v[q] and tent_v[q] < 1:
+                    for w in range(W):
+                        tight[q * W + w] = c1[q * W + w] & d0[w]
+                else:
+                    for w in range(W):
+                        c1w = c1[q * W + w]
+                        tight[q * W + w] = ((c1w & ~d0[w]) | (c2[q * W + w] & ~c1w & d0[w])) & src_mask[w]
         # direct pushes along tight arcs, the sinks with the fewest tight sources first (fewer conflicts
         # left for the augmenting paths)
         max_cnt = 0
@@ -352,10 +305,11 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                         rs_mask[w] &= ~_bit(p)
                 if rd[q] <= 0:
                     rd[q] = 0.0
+                    n_live -= 1
                     break
         first = False
         # Dinic rounds on the tight arcs
-        while True:
+        while n_live > 0:
             any_front = False
             for w in range(W):
                 lvl_u[w] = rs_mask[w]
@@ -537,6 +491,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                     if rd[reached] <= 0:
                         rd[reached] = 0.0
                         alive_v[reached] = 0
+                        n_live -= 1
                     pushed_any = True
             if not pushed_any:
                 break
