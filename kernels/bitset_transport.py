@@ -270,20 +270,30 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
         else:
             for q in range(n):
                 vlist[q] = q
+        # (the masses and mask words of the sink at hand are kept in locals: through the arrays, which may
+        # alias for the compiler, every push reloaded and stored them)
         for qi in range(n):
             q = vlist[qi]
-            if rd[q] <= 0:
+            rq = rd[q]
+            if rq <= 0:
                 continue
             for w in range(W):
                 cand = tight[q * W + w] & rs_mask[w]
-                while cand and rd[q] > 0:
+                if not cand:
+                    continue
+                fw = fmask[q * W + w]
+                rsw = rs_mask[w]
+                # q's list holds only arcs of cost 1 from the first pass (that pass's pushes and Dinic
+                # rounds use nothing else) and, in this loop, other sources: search it only for those
+                c1w = _ZERO if first else c1[q * W + w]
+                while cand:
                     p = w * 64 + lowest_bit(cand)
                     cand &= cand - _ONE
-                    amount = rs[p] if rs[p] < rd[q] else rd[q]
+                    bp = _bit(p)
+                    rp = rs[p]
+                    amount = rp if rp < rq else rq
                     k = -1
-                    # q's list holds only arcs of cost 1 from the first pass (that pass's pushes and Dinic
-                    # rounds use nothing else) and, in this loop, other sources: search it only for those
-                    if not first and c1[q * W + w] & _bit(p):
+                    if c1w & bp:
                         k = head[q]
                         while k >= 0 and a_src[k] != p:
                             k = a_next[k]
@@ -293,20 +303,30 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                         k = n_arena
                         n_arena += 1
                         a_src[k] = p
-                        a_amt[k] = 0.0
+                        a_amt[k] = amount
                         a_next[k] = head[q]
                         head[q] = k
-                    a_amt[k] += amount
-                    fmask[q * W + w] |= _bit(p)
-                    rs[p] -= amount
-                    rd[q] -= amount
-                    if rs[p] <= 0:
+                    else:
+                        a_amt[k] += amount
+                    fw |= bp
+                    rp -= amount
+                    rq -= amount
+                    if rp <= 0:
                         rs[p] = 0.0
-                        rs_mask[w] &= ~_bit(p)
-                if rd[q] <= 0:
-                    rd[q] = 0.0
-                    n_live -= 1
+                        rsw &= ~bp
+                    else:
+                        rs[p] = rp
+                    if rq <= 0:
+                        break
+                fmask[q * W + w] = fw
+                rs_mask[w] = rsw
+                if rq <= 0:
                     break
+            if rq <= 0:
+                rd[q] = 0.0
+                n_live -= 1
+            else:
+                rd[q] = rq
         first = False
         # Dinic rounds on the tight arcs
         while n_live > 0:
