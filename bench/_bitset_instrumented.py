@@ -38,7 +38,7 @@ PHASES = ("set-up", "Dijkstra", "tight arcs + sort", "greedy pushes", "Dinic BFS
 # a phase in the second pass counts in slot phase + len(PHASES)
 # counters
 PASSES, DIJKSTRA, CLOSURE, GREEDY_MASS, GREEDY_PUSHES, ROUNDS, BFS_LEVELS, PATHS, PATH_MASS, PATH_LEN, REST3, \
-    SUPPLY, GREEDY_MASS2, GREEDY_PUSHES2, ROUNDS2, PATHS2, PATH_MASS2, NO_LIVE_SINK, PHASE0 = range(19)
+    SUPPLY, GREEDY_MASS2, GREEDY_PUSHES2, ROUNDS2, PATHS2, PATH_MASS2, NO_LIVE_SINK, COMPLETE2, PHASE0 = range(20)
 N_STATS = PHASE0 + 2 * len(PHASES)
 
 # (statement text, occurrence, "before" / "after", code); code may use st and the solver's variables
@@ -48,8 +48,12 @@ ANCHORS = [
     ("if not first:", 0, "after_in", "_c = _lap(st, _ph, _c)\n_ph = 1\nst[DIJKSTRA] += 1"),
     ("level0 = 1", 0, "after", "st[CLOSURE] += 1"),
     ("if first:  # pi_u = 0, pi_v = 1: the tight arcs are the cost-1 arcs", 0, "before", "_c = _lap(st, _ph, _c)\n_ph = 2 + 7 * (passes - 1)"),
+    ("if first:  # pi_u = 0, pi_v = 1: the tight arcs are the cost-1 arcs", 0, "before",
+     "if not first:\n    _ok = True\n    for _q in range(n):\n        if rd[_q] > 0:\n            for _w in range(W):\n"
+     "                if rs_mask[_w] & ~c2[_q * W + _w]:\n                    _ok = False\n"
+     "    if _ok:\n        st[COMPLETE2] += 1"),
     ("for qi in range(n):", 0, "before", "_c = _lap(st, _ph, _c)\n_ph = 3 + 7 * (passes - 1)"),
-    ("a_amt[k] += amount", 0, "after", "st[GREEDY_MASS + (GREEDY_MASS2 - GREEDY_MASS) * (passes - 1)] += amount\n"
+    ("fw |= bp", 0, "after", "st[GREEDY_MASS + (GREEDY_MASS2 - GREEDY_MASS) * (passes - 1)] += amount\n"
      "st[GREEDY_PUSHES + (GREEDY_PUSHES2 - GREEDY_PUSHES) * (passes - 1)] += 1"),
     ("any_front = False", 0, "before", "_c = _lap(st, _ph, _c)\n_ph = 4 + 7 * (passes - 1)\nst[ROUNDS + (ROUNDS2 - ROUNDS) * (passes - 1)] += 1\n"
      "_live = 0\nfor _q in range(n):\n    if rd[_q] > 0:\n        _live += 1\nif _live == 0:\n    st[NO_LIVE_SINK] += 1"),
@@ -144,7 +148,8 @@ def report(corpus, scratch):
           f"rounds {t[ROUNDS] / len(stats):.2f}, paths {t[PATHS] / len(stats):.2f} (mass {t[PATH_MASS] / t[SUPPLY]:.4f}); "
           f"pass 2 greedy pushes {t[GREEDY_PUSHES2] / len(stats):.1f} (mass {t[GREEDY_MASS2] / t[SUPPLY]:.3f}), "
           f"rounds {t[ROUNDS2] / len(stats):.2f}, paths {t[PATHS2] / len(stats):.2f} (mass {t[PATH_MASS2] / t[SUPPLY]:.4f}); "
-          f"rounds with no sink left to fill {t[NO_LIVE_SINK] / len(stats):.2f}")
+          f"rounds with no sink left to fill {t[NO_LIVE_SINK] / len(stats):.2f}; second pass complete at cost 2 "
+          f"(every source left within 2 hops of every sink left) {t[COMPLETE2] / len(stats):.3f}")
     W = corpus.W[: stats.shape[0]]
     ns = corpus.n_snk[: stats.shape[0]]
     for lo, hi in ((2, 2), (3, 3), (4, 4), (5, 8), (9, 16), (17, 1 << 30)):
