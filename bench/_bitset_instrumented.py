@@ -62,8 +62,7 @@ ANCHORS = [
     ("pushed_any = True", 0, "after", "st[PATHS + (PATHS2 - PATHS) * (passes - 1)] += 1\nst[PATH_MASS + (PATH_MASS2 - PATH_MASS) * (passes - 1)] += amount\nst[PATH_LEN] += (top + 1) // 2"),
     ("# the rest moves along length-3 paths at cost 3 (see mincost_flow.min_cost_transport)", 0, "before",
      "_c = _lap(st, _ph, _c)\n_ph = 6"),
-    ("total = 3.0 * remaining", 0, "after", "st[REST3] += remaining"),
-    ("return total, STATUS_OK", 0, "before", "_c = _lap(st, _ph, _c)"),
+    ("return 3.0 * remaining + cost, STATUS_OK", 0, "before", "st[REST3] += remaining\n_c = _lap(st, _ph, _c)"),
 ]
 
 

@@ -406,73 +406,65 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                     i = (lv - 1) // 2
                     vlist[tent_v[i]] = q
                     tent_v[i] += 1
-            for i in range(1, n_lv):  # level-0 sources are never scanned: paths start from the sinks
+            for i in range(1, n_lv):  # level-0 sources are never scanned: paths end there
                 for w in range(W):
                     m = lvl_u[i * W + w]
                     while m:
                         p = w * 64 + lowest_bit(m)
                         m &= m - _ONE
-                        ptr_u[p] = voff[i]
-            # Paths start from the level-1 sinks, not from the sources: most sources of a hub edge have
-            # no tight arc, and scanning the sink list from each of them was most of the work.
+                        ptr_u[p] = voff[i - 1]
+            # Paths are searched backwards, from the sinks with demand left in the last level to the
+            # sources: every node of the level graph has a predecessor one level down (that is how the BFS
+            # reached it), so a search from the end rarely backtracks, where one from the level-1 sinks
+            # (most of the sinks) mostly ran into dead ends.  stack[s] is the node at level s.
             pushed_any = False
-            for k1 in range(voff[0], voff[1]):
-                q1 = vlist[k1]
-                while alive_v[q1]:
-                    p0 = -1
-                    for w in range(W):
-                        c = tight[q1 * W + w] & lvl_u[w]
-                        if c:
-                            p0 = w * 64 + lowest_bit(c)
-                            break
-                    if p0 < 0:
-                        break
-                    w0 = p0 >> 6
-                    stack[0] = p0
-                    stack[1] = q1
-                    top = 1
-                    reached = q1 if last == 1 else -1
-                    while reached < 0 and top >= 1:
-                        node = stack[top]
-                        if top % 2 == 0:
-                            i = top // 2
+            for kt in range(voff[n_lv - 1], voff[n_lv]):
+                t_sink = vlist[kt]
+                while alive_v[t_sink]:
+                    stack[last] = t_sink
+                    s = last
+                    while 0 < s <= last:
+                        node = stack[s]
+                        if s % 2 == 1:
+                            # a sink: a source one level down with a tight arc to it
+                            li = (s - 1) // 2
+                            nxt = -1
+                            for w in range(W):
+                                c = tight[node * W + w] & lvl_u[li * W + w]
+                                if c:
+                                    nxt = w * 64 + lowest_bit(c)
+                                    break
+                            if nxt < 0:
+                                alive_v[node] = 0
+                                s += 1
+                                continue
+                        else:
+                            # a source: a sink one level down that it sends flow to (a backward arc)
+                            i = s // 2
                             k = ptr_u[node]
-                            end = voff[i + 1]
+                            end = voff[i]
                             wn = node >> 6
                             bn = _bit(node)
                             nxt = -1
                             while k < end:
                                 q = vlist[k]
-                                if alive_v[q] and tight[q * W + wn] & bn:
+                                if alive_v[q] and tight[q * W + wn] & fmask[q * W + wn] & bn:
                                     nxt = q
                                     break
                                 k += 1
                             ptr_u[node] = k
                             if nxt < 0:
                                 lvl_u[i * W + wn] &= ~bn
-                                top -= 1
+                                s += 1
                                 continue
-                            top += 1
-                            stack[top] = nxt
-                            if top == last:
-                                reached = nxt
-                        else:
-                            q = node
-                            i = (top + 1) // 2
-                            nxt = -1
-                            for w in range(W):
-                                c = tight[q * W + w] & fmask[q * W + w] & lvl_u[i * W + w]
-                                if c:
-                                    nxt = w * 64 + lowest_bit(c)
-                                    break
-                            if nxt < 0:
-                                alive_v[q] = 0
-                                top -= 1
-                                continue
-                            top += 1
-                            stack[top] = nxt
-                    if reached < 0:
-                        break  # q1 is a dead end now
+                        s -= 1
+                        stack[s] = nxt
+                    if s != 0:
+                        break  # t_sink is a dead end now
+                    top = last
+                    p0 = stack[0]
+                    w0 = p0 >> 6
+                    reached = t_sink
                     if n_arena + top // 2 + 1 > cap:
                         return 0.0, STATUS_ARENA
                     amount = rs[p0] if rs[p0] < rd[reached] else rd[reached]
