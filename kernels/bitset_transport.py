@@ -86,6 +86,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
     ptr_u = bint[2 * nb:3 * nb]
     fwl = bint[3 * nb:3 * nb + W]  # the nonzero words of the frontier: frontiers are usually a few bits
     rd = lflt[0:n]
+    ulist = lint[0:n]  # the sinks a BFS has not labelled yet, in increasing order
     tent_v = lint[n:2 * n]
     done_v = lint[2 * n:3 * n]
     level_v = lint[3 * n:4 * n]
@@ -348,34 +349,50 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                     any_front = True
             for q in range(n):
                 level_v[q] = -1
+                ulist[q] = q
+            n_u = n
+            # the labelled sinks are listed level by level (increasing within a level) as the BFS goes:
+            # vlist[voff[i]:voff[i + 1]] is level 2 i + 1, and later levels scan only the unlabelled ones
+            n_lab = 0
+            voff[0] = 0
             depth = 0
             found = False
             while any_front:
-                new_any = False
                 nfw = 0
                 for w in range(W):
                     if frontier[w]:
                         fwl[nfw] = w
                         nfw += 1
-                for q in range(n):
-                    if level_v[q] < 0:
-                        for t in range(nfw):
-                            w = fwl[t]
-                            if tight[q * W + w] & frontier[w]:
-                                level_v[q] = depth + 1
-                                new_any = True
-                                if rd[q] > 0:
-                                    found = True
-                                break
-                if not new_any or found:
+                lab_start = n_lab
+                keep = 0
+                for j in range(n_u):
+                    q = ulist[j]
+                    hit = False
+                    for t in range(nfw):
+                        w = fwl[t]
+                        if tight[q * W + w] & frontier[w]:
+                            hit = True
+                            break
+                    if hit:
+                        level_v[q] = depth + 1
+                        vlist[n_lab] = q
+                        n_lab += 1
+                        if rd[q] > 0:
+                            found = True
+                    else:
+                        ulist[keep] = q
+                        keep += 1
+                n_u = keep
+                voff[depth // 2 + 1] = n_lab
+                if n_lab == lab_start or found:
                     break
                 any_front = False
                 for w in range(W):
                     new_u[w] = _ZERO
-                for q in range(n):
-                    if level_v[q] == depth + 1:
-                        for w in range(W):
-                            new_u[w] |= tight[q * W + w] & fmask[q * W + w]
+                for j in range(lab_start, n_lab):
+                    q = vlist[j]
+                    for w in range(W):
+                        new_u[w] |= tight[q * W + w] & fmask[q * W + w]
                 li = (depth + 2) // 2
                 for w in range(W):
                     nw = new_u[w] & ~seen_u[w]
@@ -390,22 +407,9 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                 break
             last = depth + 1
             n_lv = (last + 1) // 2
-            for i in range(n_lv + 1):
-                voff[i] = 0
-            for q in range(n):
-                lv = level_v[q]
-                if lv > 0:
-                    voff[(lv - 1) // 2 + 1] += 1
-                alive_v[q] = 1 if lv > 0 and (lv < last or rd[q] > 0) else 0
-            for i in range(n_lv):
-                voff[i + 1] += voff[i]
-                tent_v[i] = voff[i]
-            for q in range(n):
-                lv = level_v[q]
-                if lv > 0:
-                    i = (lv - 1) // 2
-                    vlist[tent_v[i]] = q
-                    tent_v[i] += 1
+            for j in range(n_lab):
+                q = vlist[j]
+                alive_v[q] = 1 if level_v[q] < last or rd[q] > 0 else 0
             for i in range(1, n_lv):  # level-0 sources are never scanned: paths end there
                 for w in range(W):
                     m = lvl_u[i * W + w]
