@@ -47,19 +47,25 @@ ANCHORS = [
     ("passes += 1", 0, "after", "st[PASSES] += 1"),
     ("if not first:", 0, "after_in", "_c = _lap(st, _ph, _c)\n_ph = 1\nst[DIJKSTRA] += 1"),
     ("level0 = 1", 0, "after", "st[CLOSURE] += 1"),
-    ("if first:  # pi_u = 0, pi_v = 1: the tight arcs are the cost-1 arcs", 0, "before", "_c = _lap(st, _ph, _c)\n_ph = 2 + 7 * (passes - 1)"),
+    # the second pass's check (is every source left within 2 hops of every sink left?) is not timed
     ("if first:  # pi_u = 0, pi_v = 1: the tight arcs are the cost-1 arcs", 0, "before",
-     "if not first:\n    _ok = True\n    for _q in range(n):\n        if rd[_q] > 0:\n            for _w in range(W):\n"
-     "                if rs_mask[_w] & ~c2[_q * W + _w]:\n                    _ok = False\n"
-     "    if _ok:\n        st[COMPLETE2] += 1"),
+     "_c = _lap(st, _ph, _c)\n_ph = 2 + 7 * (passes - 1)\n"
+     "if not first:\n    _ok = True\n    for _q in range(n):\n        if rd[_q] > 0:\n"
+     "            for _w in range(W):\n                if rs_mask[_w] & ~c2[_q * W + _w]:\n"
+     "                    _ok = False\n    if _ok:\n        st[COMPLETE2] += 1\n_c = _cycles()"),
     ("for qi in range(n):", 0, "before", "_c = _lap(st, _ph, _c)\n_ph = 3 + 7 * (passes - 1)"),
     ("fw |= bp", 0, "after", "st[GREEDY_MASS + (GREEDY_MASS2 - GREEDY_MASS) * (passes - 1)] += amount\n"
      "st[GREEDY_PUSHES + (GREEDY_PUSHES2 - GREEDY_PUSHES) * (passes - 1)] += 1"),
-    ("any_front = False", 0, "before", "_c = _lap(st, _ph, _c)\n_ph = 4 + 7 * (passes - 1)\nst[ROUNDS + (ROUNDS2 - ROUNDS) * (passes - 1)] += 1\n"
-     "_live = 0\nfor _q in range(n):\n    if rd[_q] > 0:\n        _live += 1\nif _live == 0:\n    st[NO_LIVE_SINK] += 1"),
+    # (the count of sinks with demand left is not timed either)
+    ("any_front = False", 0, "before",
+     "_c = _lap(st, _ph, _c)\n_ph = 4 + 7 * (passes - 1)\nst[ROUNDS + (ROUNDS2 - ROUNDS) * (passes - 1)] += 1\n"
+     "_live = 0\nfor _q in range(n):\n    if rd[_q] > 0:\n        _live += 1\nif _live == 0:\n"
+     "    st[NO_LIVE_SINK] += 1\n_c = _cycles()"),
     ("depth += 2", 0, "after", "st[BFS_LEVELS] += 1"),
     ("last = depth + 1", 0, "before", "_c = _lap(st, _ph, _c)\n_ph = 5 + 7 * (passes - 1)"),
-    ("pushed_any = True", 0, "after", "st[PATHS + (PATHS2 - PATHS) * (passes - 1)] += 1\nst[PATH_MASS + (PATH_MASS2 - PATH_MASS) * (passes - 1)] += amount\nst[PATH_LEN] += (top + 1) // 2"),
+    ("pushed_any = True", 0, "after",
+     "st[PATHS + (PATHS2 - PATHS) * (passes - 1)] += 1\n"
+     "st[PATH_MASS + (PATH_MASS2 - PATH_MASS) * (passes - 1)] += amount\nst[PATH_LEN] += (top + 1) // 2"),
     ("# the rest moves along length-3 paths at cost 3 (see mincost_flow.min_cost_transport)", 0, "before",
      "_c = _lap(st, _ph, _c)\n_ph = 6"),
     ("return 3.0 * remaining + cost, STATUS_OK", 0, "before", "st[REST3] += remaining\n_c = _lap(st, _ph, _c)"),

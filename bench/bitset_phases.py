@@ -185,10 +185,6 @@ def old_solver(rev):
     return cfunc(transport_solvers.BITSET_SIGNATURE)(old.bitset_transport)
 
 
-def by_words(corpus, seconds_per_problem=None):
-    pass
-
-
 def main(argv=None):
     from ollivier import HUB_LABELS, hub_layer, hub_size
 
