@@ -144,8 +144,9 @@ def report(corpus, scratch):
     print("  phases, share of the instrumented solver's cycles (pass 1 + pass 2): "
           + ", ".join(f"{name} {100 * cyc[:, i].sum() / total_cycles:.1f}% + "
                       f"{100 * cyc[:, i + len(PHASES)].sum() / total_cycles:.1f}%" for i, name in enumerate(PHASES)))
-    print("\n  | W | problems | sinks (mean) | cycles / problem | passes | Dijkstra | closure | Dinic rounds "
-          "| BFS levels / round | paths / round | path length | greedy pushes | mass: greedy / paths / cost 3 "
+    print("\n  | W | problems | sinks (mean) | cycles / problem | passes | Dijkstra | closure | Dinic rounds (pass 1) "
+          "| BFS levels / round | paths / round | path length | greedy pushes (pass 1) "
+          "| mass: greedy (pass 1) / paths (pass 1) / cost 3 "
           "| cycles: Dij / tight+sort / greedy / BFS / paths / final |")
     print("  |" + "---|" * 14)
     t = stats.sum(axis=0)
