@@ -28,7 +28,6 @@ from ricci_fast.kernels.transport_problem import edge_problem, sink_cost_masks
 _ONE = np.uint64(1)
 _ZERO = np.uint64(0)
 _ALL = ~np.uint64(0)
-_N_POT = 16  # potentials stay below 8 for costs <= 3 and at most two searches; guards the table
 _BIG = 1 << 40
 
 STATUS_OK = 0
@@ -38,23 +37,6 @@ STATUS_INTERNAL = 2  # an invariant broke (never seen); the caller raises
 # layout of the `need` array a range kernel fills when it stops early
 NEED_ITEM, NEED_Y, NEED_CLOSED, NEED_CM, NEED_MK, NEED_BINT, NEED_BFLT, NEED_LINT, NEED_LFLT, NEED_ARENA = range(10)
 NEED_LEN = 10
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _rc_word(c1w, c2w, srcw, pot, n_words, w, pv, r):
-    """Word w of the sources whose arc to a sink with potential pv has reduced cost r
-    (cost + pi_u - pi_v = r, so pi_u = pv + r - cost)."""
-    res = _ZERO
-    k = pv + r - 1
-    if 0 <= k < _N_POT:
-        res |= c1w & pot[k * n_words + w]
-    k = pv + r - 2
-    if 0 <= k < _N_POT:
-        res |= c2w & ~c1w & pot[k * n_words + w]
-    k = pv + r - 3
-    if 0 <= k < _N_POT:
-        res |= srcw & ~c2w & pot[k * n_words + w]
-    return res
 
 
 def scratch_sizes(n_words, n_sinks):
@@ -92,9 +74,8 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
     o = 2 * n * W
     lvl_u = mk[o:o + (n + 2) * W]  # sources first seen at BFS level 2i, i = 0, 1, ...
     o += (n + 2) * W
-    pot = mk[o:o + _N_POT * W]  # sources by potential
-    o += _N_POT * W
     bucket = mk[o:o + 4 * W]
+    d0 = bucket[2 * W:3 * W]  # sources at distance 0 in the Dijkstra: potential 0 in the second pass
     o += 4 * W
     rs_mask = mk[o:o + W]
     done_u = mk[o + W:o + 2 * W]
@@ -102,12 +83,10 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
     frontier = mk[o + 3 * W:o + 4 * W]
     new_u = mk[o + 4 * W:o + 5 * W]
     rs = bflt[0:nb]
-    pi_u = bint[0:nb]
-    dist_u = bint[nb:2 * nb]
     ptr_u = bint[2 * nb:3 * nb]
     fwl = bint[3 * nb:3 * nb + W]  # the nonzero words of the frontier: frontiers are usually a few bits
     rd = lflt[0:n]
-    pi_v = lint[0:n]
+    ulist = lint[0:n]  # the sinks a BFS has not labelled yet, in increasing order
     tent_v = lint[n:2 * n]
     done_v = lint[2 * n:3 * n]
     level_v = lint[3 * n:4 * n]
@@ -118,6 +97,11 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
     stack = lint[8 * n + 2:10 * n + 5]
     cap = a_src.shape[0]
     n_arena = 0
+    # the cost of the flow, summed as it is placed (each push's arc cost, each augmenting path's cost:
+    # forward arcs minus backward arcs) rather than over the arena at the end (a tenth of the time).  The
+    # masses are scaled by deg x * deg y (transport_problem): for alpha = 0 (and alpha * dx * dy whole)
+    # they are integers and the sum is exact in any order; otherwise the two sums differ by rounding only
+    cost = 0.0
 
     for w in range(W):
         rs_mask[w] = src_mask[w]
@@ -126,17 +110,14 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
             p = w * 64 + lowest_bit(m)
             m &= m - _ONE
             rs[p] = supply[p]
-            pi_u[p] = 0
+    n_live = 0  # sinks with demand left: none left ends the solve (no search can find a path then)
     for q in range(n):
         rd[q] = demand[q]
-        pi_v[q] = 1  # all costs are >= 1: the first phase's tight arcs are exactly the cost-1 arcs
+        if rd[q] > 0:
+            n_live += 1
         head[q] = -1
         for w in range(W):
             fmask[q * W + w] = _ZERO
-    for i in range(_N_POT * W):
-        pot[i] = _ZERO
-    for w in range(W):
-        pot[w] = src_mask[w]
 
     first = True
     closure = False  # see the Dijkstra below
@@ -147,7 +128,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
         for w in range(W):
             if rs_mask[w]:
                 any_rs = True
-        if not any_rs:
+        if not any_rs or n_live == 0:
             break
         passes += 1
         if passes > 3:
@@ -157,8 +138,11 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
             # after the cost-1 max flow, so the potentials are still pi_u = 0, pi_v = 1: a forward arc's
             # reduced cost is its cost - 1 (flow sits on cost-1 arcs only, so backward arcs cost 0), and
             # only levels 0 and 1 matter: a shortest path of length >= 3 (reach >= 2) ends the search
-            # exactly as no path at all does (the rest moves at cost 3).
-            for i in range(2 * W):
+            # exactly as no path at all does (the rest moves at cost 3).  So the search that is used has
+            # reach 1, and the potentials it leaves are pi_u = 0 on d0 (the sources at distance 0), 1 on
+            # the other sources, pi_v = 1 on the sinks at distance 0 and 2 on the others: two masks, not a
+            # table of potentials.
+            for i in range(3 * W):
                 bucket[i] = _ZERO
             reach = -1
             level0 = 0
@@ -167,10 +151,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                 # sources it reached and the sinks it labelled; only the cost-2 arcs out of it are left
                 for w in range(W):
                     done_u[w] = seen_u[w]
-                    m = seen_u[w]
-                    while m:
-                        dist_u[w * 64 + lowest_bit(m)] = 0
-                        m &= m - _ONE
+                    d0[w] = seen_u[w]
                 for q in range(n):
                     if level_v[q] > 0:
                         tent_v[q] = 0
@@ -208,11 +189,8 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                     if any_fu:
                         for w in range(W):
                             done_u[w] |= frontier[w]
-                            m = frontier[w]
-                            while m:
-                                p = w * 64 + lowest_bit(m)
-                                m &= m - _ONE
-                                dist_u[p] = level
+                            if level == 0:
+                                d0[w] |= frontier[w]
                         nfw = 0
                         for w in range(W):
                             if frontier[w]:
@@ -254,40 +232,21 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
             if reach == 0:
                 return 0.0, STATUS_INTERNAL  # the previous max flow was not maximal
             path_length += reach
-            if path_length >= 3:
-                break
-            for w in range(W):
-                m = src_mask[w]
-                while m:
-                    p = w * 64 + lowest_bit(m)
-                    m &= m - _ONE
-                    if (done_u[w] >> np.uint64(p & 63)) & _ONE and dist_u[p] < reach:
-                        pi_u[p] += dist_u[p]
-                    else:
-                        pi_u[p] += reach
-            for q in range(n):
-                if done_v[q] and tent_v[q] < reach:
-                    pi_v[q] += tent_v[q]
-                else:
-                    pi_v[q] += reach
-            for i in range(_N_POT * W):
-                pot[i] = _ZERO
-            for w in range(W):
-                m = src_mask[w]
-                while m:
-                    p = w * 64 + lowest_bit(m)
-                    m &= m - _ONE
-                    if pi_u[p] >= _N_POT:
-                        return 0.0, STATUS_INTERNAL
-                    pot[pi_u[p] * W + w] |= _bit(p)
         if first:  # pi_u = 0, pi_v = 1: the tight arcs are the cost-1 arcs
             for q in range(n):
                 for w in range(W):
                     tight[q * W + w] = c1[q * W + w] & src_mask[w]
         else:
+            # reduced cost cost + pi_u - pi_v = 0: a sink at distance 0 (pi_v = 1) takes cost-1 arcs from
+            # d0; one at distance 1 (pi_v = 2) cost-1 arcs from the other sources and cost-2 arcs from d0
             for q in range(n):
-                for w in range(W):
-                    tight[q * W + w] = _rc_word(c1[q * W + w], c2[q * W + w], src_mask[w], pot, W, w, pi_v[q], 0)
+                if done_v[q] and tent_v[q] < 1:
+                    for w in range(W):
+                        tight[q * W + w] = c1[q * W + w] & d0[w]
+                else:
+                    for w in range(W):
+                        c1w = c1[q * W + w]
+                        tight[q * W + w] = ((c1w & ~d0[w]) | (c2[q * W + w] & ~c1w & d0[w])) & src_mask[w]
         # direct pushes along tight arcs, the sinks with the fewest tight sources first (fewer conflicts
         # left for the augmenting paths)
         max_cnt = 0
@@ -317,45 +276,70 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
         else:
             for q in range(n):
                 vlist[q] = q
+        # (the masses and mask words of the sink at hand are kept in locals: through the arrays, which may
+        # alias for the compiler, every push reloaded and stored them)
         for qi in range(n):
             q = vlist[qi]
-            if rd[q] <= 0:
+            rq = rd[q]
+            if rq <= 0:
                 continue
             for w in range(W):
                 cand = tight[q * W + w] & rs_mask[w]
-                while cand and rd[q] > 0:
+                if not cand:
+                    continue
+                fw = fmask[q * W + w]
+                rsw = rs_mask[w]
+                # q's list holds only arcs of cost 1 from the first pass (that pass's pushes and Dinic
+                # rounds use nothing else) and, in this loop, other sources: search it only for those
+                c1w = c1[q * W + w]
+                while cand:
                     p = w * 64 + lowest_bit(cand)
                     cand &= cand - _ONE
-                    amount = rs[p] if rs[p] < rd[q] else rd[q]
+                    bp = _bit(p)
+                    rp = rs[p]
+                    amount = rp if rp < rq else rq
                     k = -1
-                    # q's list holds only arcs of cost 1 from the first pass (that pass's pushes and Dinic
-                    # rounds use nothing else) and, in this loop, other sources: search it only for those
-                    if not first and c1[q * W + w] & _bit(p):
-                        k = head[q]
-                        while k >= 0 and a_src[k] != p:
-                            k = a_next[k]
+                    if not c1w & bp:
+                        cost += 2.0 * amount  # tight arcs have cost 1 or 2 (see the second pass's tight arcs)
+                    else:
+                        cost += amount
+                        if not first:
+                            k = head[q]
+                            while k >= 0 and a_src[k] != p:
+                                k = a_next[k]
                     if k < 0:
                         if n_arena >= cap:
                             return 0.0, STATUS_ARENA
                         k = n_arena
                         n_arena += 1
                         a_src[k] = p
-                        a_amt[k] = 0.0
+                        a_amt[k] = amount
                         a_next[k] = head[q]
                         head[q] = k
-                    a_amt[k] += amount
-                    fmask[q * W + w] |= _bit(p)
-                    rs[p] -= amount
-                    rd[q] -= amount
-                    if rs[p] <= 0:
+                    else:
+                        a_amt[k] += amount
+                    fw |= bp
+                    rp -= amount
+                    rq -= amount
+                    if rp <= 0:
                         rs[p] = 0.0
-                        rs_mask[w] &= ~_bit(p)
-                if rd[q] <= 0:
-                    rd[q] = 0.0
+                        rsw &= ~bp
+                    else:
+                        rs[p] = rp
+                    if rq <= 0:
+                        break
+                fmask[q * W + w] = fw
+                rs_mask[w] = rsw
+                if rq <= 0:
                     break
+            if rq <= 0:
+                rd[q] = 0.0
+                n_live -= 1
+            else:
+                rd[q] = rq
         first = False
         # Dinic rounds on the tight arcs
-        while True:
+        while n_live > 0:
             any_front = False
             for w in range(W):
                 lvl_u[w] = rs_mask[w]
@@ -365,34 +349,50 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                     any_front = True
             for q in range(n):
                 level_v[q] = -1
+                ulist[q] = q
+            n_u = n
+            # the labelled sinks are listed level by level (increasing within a level) as the BFS goes:
+            # vlist[voff[i]:voff[i + 1]] is level 2 i + 1, and later levels scan only the unlabelled ones
+            n_lab = 0
+            voff[0] = 0
             depth = 0
             found = False
             while any_front:
-                new_any = False
                 nfw = 0
                 for w in range(W):
                     if frontier[w]:
                         fwl[nfw] = w
                         nfw += 1
-                for q in range(n):
-                    if level_v[q] < 0:
-                        for t in range(nfw):
-                            w = fwl[t]
-                            if tight[q * W + w] & frontier[w]:
-                                level_v[q] = depth + 1
-                                new_any = True
-                                if rd[q] > 0:
-                                    found = True
-                                break
-                if not new_any or found:
+                lab_start = n_lab
+                keep = 0
+                for j in range(n_u):
+                    q = ulist[j]
+                    hit = False
+                    for t in range(nfw):
+                        w = fwl[t]
+                        if tight[q * W + w] & frontier[w]:
+                            hit = True
+                            break
+                    if hit:
+                        level_v[q] = depth + 1
+                        vlist[n_lab] = q
+                        n_lab += 1
+                        if rd[q] > 0:
+                            found = True
+                    else:
+                        ulist[keep] = q
+                        keep += 1
+                n_u = keep
+                voff[depth // 2 + 1] = n_lab
+                if n_lab == lab_start or found:
                     break
                 any_front = False
                 for w in range(W):
                     new_u[w] = _ZERO
-                for q in range(n):
-                    if level_v[q] == depth + 1:
-                        for w in range(W):
-                            new_u[w] |= tight[q * W + w] & fmask[q * W + w]
+                for j in range(lab_start, n_lab):
+                    q = vlist[j]
+                    for w in range(W):
+                        new_u[w] |= tight[q * W + w] & fmask[q * W + w]
                 li = (depth + 2) // 2
                 for w in range(W):
                     nw = new_u[w] & ~seen_u[w]
@@ -407,89 +407,68 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                 break
             last = depth + 1
             n_lv = (last + 1) // 2
-            for i in range(n_lv + 1):
-                voff[i] = 0
-            for q in range(n):
-                lv = level_v[q]
-                if lv > 0:
-                    voff[(lv - 1) // 2 + 1] += 1
-                alive_v[q] = 1 if lv > 0 and (lv < last or rd[q] > 0) else 0
-            for i in range(n_lv):
-                voff[i + 1] += voff[i]
-                tent_v[i] = voff[i]
-            for q in range(n):
-                lv = level_v[q]
-                if lv > 0:
-                    i = (lv - 1) // 2
-                    vlist[tent_v[i]] = q
-                    tent_v[i] += 1
-            for i in range(1, n_lv):  # level-0 sources are never scanned: paths start from the sinks
+            for j in range(n_lab):
+                q = vlist[j]
+                alive_v[q] = 1 if level_v[q] < last or rd[q] > 0 else 0
+            for i in range(1, n_lv):  # level-0 sources are never scanned: paths end there
                 for w in range(W):
                     m = lvl_u[i * W + w]
                     while m:
                         p = w * 64 + lowest_bit(m)
                         m &= m - _ONE
-                        ptr_u[p] = voff[i]
-            # Paths start from the level-1 sinks, not from the sources: most sources of a hub edge have
-            # no tight arc, and scanning the sink list from each of them was most of the work.
+                        ptr_u[p] = voff[i - 1]
+            # Paths are searched backwards, from the sinks with demand left in the last level to the
+            # sources: every node of the level graph has a predecessor one level down (that is how the BFS
+            # reached it), so a search from the end rarely backtracks, where one from the level-1 sinks
+            # (most of the sinks) mostly ran into dead ends.  stack[s] is the node at level s.
             pushed_any = False
-            for k1 in range(voff[0], voff[1]):
-                q1 = vlist[k1]
-                while alive_v[q1]:
-                    p0 = -1
-                    for w in range(W):
-                        c = tight[q1 * W + w] & lvl_u[w]
-                        if c:
-                            p0 = w * 64 + lowest_bit(c)
-                            break
-                    if p0 < 0:
-                        break
-                    w0 = p0 >> 6
-                    stack[0] = p0
-                    stack[1] = q1
-                    top = 1
-                    reached = q1 if last == 1 else -1
-                    while reached < 0 and top >= 1:
-                        node = stack[top]
-                        if top % 2 == 0:
-                            i = top // 2
+            for kt in range(voff[n_lv - 1], voff[n_lv]):
+                t_sink = vlist[kt]
+                while alive_v[t_sink]:
+                    stack[last] = t_sink
+                    s = last
+                    while 0 < s <= last:
+                        node = stack[s]
+                        if s % 2 == 1:
+                            # a sink: a source one level down with a tight arc to it
+                            li = (s - 1) // 2
+                            nxt = -1
+                            for w in range(W):
+                                c = tight[node * W + w] & lvl_u[li * W + w]
+                                if c:
+                                    nxt = w * 64 + lowest_bit(c)
+                                    break
+                            if nxt < 0:
+                                alive_v[node] = 0
+                                s += 1
+                                continue
+                        else:
+                            # a source: a sink one level down that it sends flow to (a backward arc)
+                            i = s // 2
                             k = ptr_u[node]
-                            end = voff[i + 1]
+                            end = voff[i]
                             wn = node >> 6
                             bn = _bit(node)
                             nxt = -1
                             while k < end:
                                 q = vlist[k]
-                                if alive_v[q] and tight[q * W + wn] & bn:
+                                if alive_v[q] and tight[q * W + wn] & fmask[q * W + wn] & bn:
                                     nxt = q
                                     break
                                 k += 1
                             ptr_u[node] = k
                             if nxt < 0:
                                 lvl_u[i * W + wn] &= ~bn
-                                top -= 1
+                                s += 1
                                 continue
-                            top += 1
-                            stack[top] = nxt
-                            if top == last:
-                                reached = nxt
-                        else:
-                            q = node
-                            i = (top + 1) // 2
-                            nxt = -1
-                            for w in range(W):
-                                c = tight[q * W + w] & fmask[q * W + w] & lvl_u[i * W + w]
-                                if c:
-                                    nxt = w * 64 + lowest_bit(c)
-                                    break
-                            if nxt < 0:
-                                alive_v[q] = 0
-                                top -= 1
-                                continue
-                            top += 1
-                            stack[top] = nxt
-                    if reached < 0:
-                        break  # q1 is a dead end now
+                        s -= 1
+                        stack[s] = nxt
+                    if s != 0:
+                        break  # t_sink is a dead end now
+                    top = last
+                    p0 = stack[0]
+                    w0 = p0 >> 6
+                    reached = t_sink
                     if n_arena + top // 2 + 1 > cap:
                         return 0.0, STATUS_ARENA
                     amount = rs[p0] if rs[p0] < rd[reached] else rd[reached]
@@ -503,6 +482,15 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                             return 0.0, STATUS_INTERNAL
                         if a_amt[k] < amount:
                             amount = a_amt[k]
+                    path_cost = 0
+                    for s in range(top):
+                        p = stack[s] if s % 2 == 0 else stack[s + 1]
+                        q = stack[s + 1] if s % 2 == 0 else stack[s]
+                        wi = q * W + (p >> 6)
+                        bp = _bit(p)
+                        arc = 1 if c1[wi] & bp else (2 if c2[wi] & bp else 3)
+                        path_cost += arc if s % 2 == 0 else -arc
+                    cost += path_cost * amount
                     for s in range(0, top + 1, 2):
                         p = stack[s]
                         q = stack[s + 1]
@@ -537,6 +525,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
                     if rd[reached] <= 0:
                         rd[reached] = 0.0
                         alive_v[reached] = 0
+                        n_live -= 1
                     pushed_any = True
             if not pushed_any:
                 break
@@ -550,23 +539,7 @@ def bitset_transport(n_words, src_mask, supply, n_snk, demand, c1, c2, mk, bint,
             p = w * 64 + lowest_bit(m)
             m &= m - _ONE
             remaining += rs[p]
-    total = 3.0 * remaining
-    for q in range(n):
-        k = head[q]
-        while k >= 0:
-            f = a_amt[k]
-            if f > 0:
-                p = a_src[k]
-                wi = q * W + (p >> 6)
-                bp = _bit(p)
-                if c1[wi] & bp:
-                    total += f
-                elif c2[wi] & bp:
-                    total += 2.0 * f
-                else:
-                    total += 3.0 * f
-            k = a_next[k]
-    return total, STATUS_OK
+    return 3.0 * remaining + cost, STATUS_OK
 
 
 @njit(cache=True, nogil=True, inline="always")
