@@ -17,6 +17,8 @@ from numba.extending import intrinsic
 
 from ricci_fast.kernels import bitset_transport as bt
 
+from bitset_phases import problem_at  # the corpus layout, defined where the corpus is captured
+
 
 @intrinsic
 def _cycles(typingctx):
@@ -109,15 +111,7 @@ _solver = None
 @njit(nogil=True)
 def _run_stats(ints, floats, index, n_problems, solve, mk, bint, bflt, lint, lflt, a_src, a_amt, a_next, stats):
     for k in range(n_problems):
-        o = index[2 * k]
-        of = index[2 * k + 1]
-        W = np.int64(ints[o])
-        n = np.int64(ints[o + 1])
-        src = ints[o + 2:o + 2 + W]
-        c1 = ints[o + 2 + W:o + 2 + W + n * W]
-        c2 = ints[o + 2 + W + n * W:o + 2 + W + 2 * n * W]
-        sup = floats[of:of + 64 * W]
-        dem = floats[of + 64 * W:of + 64 * W + n]
+        W, n, src, c1, c2, sup, dem = problem_at(ints, floats, index, k)
         st = stats[k]
         for w in range(W):
             m = src[w]

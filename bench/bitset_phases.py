@@ -123,19 +123,24 @@ def capture(graph, every, mib=1536):
 
 
 @njit(nogil=True)
+def problem_at(ints, floats, index, k):
+    """Problem k of a captured corpus as the solver takes it: (W, n, source mask, c1, c2, supply, demand)."""
+    o = index[2 * k]
+    of = index[2 * k + 1]
+    W = np.int64(ints[o])
+    n = np.int64(ints[o + 1])
+    src = ints[o + 2:o + 2 + W]
+    c1 = ints[o + 2 + W:o + 2 + W + n * W]
+    c2 = ints[o + 2 + W + n * W:o + 2 + W + 2 * n * W]
+    return W, n, src, c1, c2, floats[of:of + 64 * W], floats[of + 64 * W:of + 64 * W + n]
+
+
+@njit(nogil=True)
 def _run_all(ints, floats, index, pick, solve, mk, bint, bflt, lint, lflt, a_src, a_amt, a_next, totals):
     """Solve the picked problems; a full arena is grown (here, by doubling) and the problem solved again."""
     for t in range(pick.shape[0]):
         k = pick[t]
-        o = index[2 * k]
-        of = index[2 * k + 1]
-        W = np.int64(ints[o])
-        n = np.int64(ints[o + 1])
-        src = ints[o + 2:o + 2 + W]
-        c1 = ints[o + 2 + W:o + 2 + W + n * W]
-        c2 = ints[o + 2 + W + n * W:o + 2 + W + 2 * n * W]
-        sup = floats[of:of + 64 * W]
-        dem = floats[of + 64 * W:of + 64 * W + n]
+        W, n, src, c1, c2, sup, dem = problem_at(ints, floats, index, k)
         while True:
             total, status = solve(W, src, sup, n, dem, c1, c2, mk, bint, bflt, lint, lflt, a_src, a_amt, a_next)
             if status != bt.STATUS_ARENA:
