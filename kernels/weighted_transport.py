@@ -333,7 +333,7 @@ def _crash_basis(C, m, n, supply, demand, row_on, col_on, cr, cc, cf, old_r, old
 @njit(cache=True, nogil=True)
 def simplex_scratch(cap_nodes):
     """Work arrays for `simplex_core` with m + n <= cap_nodes."""
-    ints = np.empty((13, cap_nodes + 1), np.int64)
+    ints = np.empty((16, cap_nodes + 1), np.int64)
     floats = np.empty((4, cap_nodes + 1))
     flags = np.empty((2, cap_nodes + 1), np.bool_)
     adj = np.empty(2 * cap_nodes, np.int64)  # adjacency lists of the basis tree, 2 (m + n - 1) slots
@@ -426,6 +426,28 @@ def _tree_adjacency(m, n, cr, cc, head, fill, adj):
 
 
 @njit(cache=True, nogil=True)
+def _link_child(v, p, first_child, next_sib, prev_sib):
+    """Make v the first child of p."""
+    head = first_child[p]
+    next_sib[v] = head
+    prev_sib[v] = -1
+    if head >= 0:
+        prev_sib[head] = v
+    first_child[p] = v
+
+
+@njit(cache=True, nogil=True)
+def _unlink_child(v, p, first_child, next_sib, prev_sib):
+    """Take v out of p's children."""
+    if prev_sib[v] >= 0:
+        next_sib[prev_sib[v]] = next_sib[v]
+    else:
+        first_child[p] = next_sib[v]
+    if next_sib[v] >= 0:
+        prev_sib[next_sib[v]] = prev_sib[v]
+
+
+@njit(cache=True, nogil=True)
 def simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj, warm=False):
     """`transport_simplex` on caller-owned scratch (`simplex_scratch`), so that a loop over many small
     problems allocates nothing.  warm=True: ints[0][:m + n - 1] / ints[1][:m + n - 1] (rows / columns)
@@ -447,6 +469,12 @@ def simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj, warm=False
     nodes_j = ints[10]
     nodes_i = ints[11]
     state = ints[12]
+    # the basis tree's children as doubly linked sibling lists, so that a pivot walks only the subtree it
+    # re-hangs (a hub's problem has hundreds of nodes, most of them leaves, and the cut-off subtree is
+    # usually a few of them) instead of every node, several times
+    first_child = ints[13]
+    next_sib = ints[14]
+    prev_sib = ints[15]
     cf = floats[0]
     supply = floats[1]
     demand = floats[2]
@@ -513,6 +541,10 @@ def simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj, warm=False
                 pot[w] = C[cr[c] * n + cc[c]] - pot[v]
                 queue[qt] = w
                 qt += 1
+    for v in range(nn):
+        first_child[v] = -1
+    for t in range(1, qt):
+        _link_child(queue[t], parent[queue[t]], first_child, next_sib, prev_sib)
     while True:
         # pricing: whole rows in rotating order, until a block's worth of cells is scanned and one prices
         # out; the best of those enters.  Row by row, the inner loop is a plain scan with the row's
@@ -597,58 +629,41 @@ def simplex_core(a, b, C, m, n, max_pivots, ints, floats, flags, adj, warm=False
             e_in = ei
             e_out = m + ej
             shift = best
-        # membership of the cut-off subtree (1) or not (2), by walks up the old parents, memoised
-        for v in range(nn):
-            state[v] = 0
-        state[child] = 1
-        state[0] = 2  # the root: child is never the root, which has no parent cell
-        for v in range(nn):
-            if state[v] != 0:
-                continue
-            top = 0
-            u = v
-            while state[u] == 0:
-                queue[top] = u
-                top += 1
-                u = parent[u]
-            s = state[u]
-            for t in range(top):
-                state[queue[t]] = s
-        for v in range(nn):
-            if state[v] == 1:
-                if v < m:
-                    pot[v] += shift
-                else:
-                    pot[v] -= shift
-        # re-hang the subtree from e_in on the entering cell (which takes the leaving cell's slot)
+        # re-hang the subtree from e_in on the entering cell (which takes the leaving cell's slot): the
+        # stem from e_in up to child turns around
         v = e_in
         prev = e_out
         prev_cell = leave
         while True:
             nxt = parent[v]
             nxt_cell = pcell[v]
+            _unlink_child(v, nxt, first_child, next_sib, prev_sib)
             parent[v] = prev
             pcell[v] = prev_cell
+            _link_child(v, prev, first_child, next_sib, prev_sib)
             if v == child:
                 break
             prev = v
             prev_cell = nxt_cell
             v = nxt
-        # new depths inside the subtree, each from the first ancestor already placed
-        for v in range(nn):
-            if state[v] != 1:
-                continue
-            top = 0
-            u = v
-            while state[u] == 1:
-                queue[top] = u
+        # the subtree's nodes (the same set as before the re-hang), from e_in: rows gain shift, columns
+        # lose it (then u_I + v_J = C_IJ), and depths count from e_out, which lies outside it
+        depth[e_in] = depth[e_out] + 1
+        queue[0] = e_in
+        top = 1
+        while top > 0:
+            top -= 1
+            v = queue[top]
+            if v < m:
+                pot[v] += shift
+            else:
+                pot[v] -= shift
+            c = first_child[v]
+            while c >= 0:
+                depth[c] = depth[v] + 1
+                queue[top] = c
                 top += 1
-                u = parent[u]
-            d = depth[u]
-            for t in range(top - 1, -1, -1):
-                d += 1
-                depth[queue[t]] = d
-                state[queue[t]] = 3
+                c = next_sib[c]
         cr[leave] = ei
         cc[leave] = ej
         cf[leave] = theta

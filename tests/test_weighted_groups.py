@@ -223,6 +223,34 @@ def test_simplex_row_pricing_on_thin_and_large_problems_matches_pot(m, n):
         assert again == value
 
 
+@pytest.mark.parametrize("m,n", [(31, 431), (6, 300), (300, 6), (120, 140)])
+def test_simplex_on_hub_shaped_metric_problems_matches_pot(m, n):
+    """The shape of a weighted k-NN graph's hub edges (a node of degree 30 next to one of degree 430):
+    hundreds of pivots, each re-hanging a subtree of a tree with hundreds of nodes (kept as child lists),
+    on metric costs with one heavy node per side (GRC's alpha = 0.5), and on grid points whose Manhattan
+    distances tie everywhere (degenerate pivots); then a warm restart from the final basis takes none."""
+    ot = pytest.importorskip("ot")
+    rng = np.random.default_rng(m * 7 + n)
+    ints, floats, flags, adj = wt.simplex_scratch(m + n)
+    for trial in range(3):
+        if trial < 2:
+            P, Q = rng.normal(size=(m, 5)), rng.normal(size=(n, 5))
+            C = np.sqrt(((P[:, None, :] - Q[None, :, :]) ** 2).sum(-1))
+        else:
+            P, Q = rng.integers(0, 4, (m, 2)), rng.integers(0, 4, (n, 2))
+            C = np.abs(P[:, None, :] - Q[None, :, :]).sum(-1).astype(float)
+        a, b = rng.random(m) + 0.01, rng.random(n) + 0.01
+        if trial == 1:
+            a[0], b[0] = a.sum(), b.sum()
+        a, b = a / a.sum(), b / b.sum()
+        C = np.ascontiguousarray(C.ravel())
+        expected = ot.emd2(a, b, C.reshape(m, n), numItermax=10**8)
+        value, pivots = wt.simplex_core(a, b, C, m, n, 10**8, ints, floats, flags, adj)
+        assert pivots > 0 and value == pytest.approx(expected, abs=1e-12)
+        again, more = wt.simplex_core(a, b, C, m, n, 10**8, ints, floats, flags, adj, True)
+        assert more == 0 and again == pytest.approx(value, abs=1e-14)
+
+
 def test_mutual_minima_are_the_cells_cheapest_in_row_and_column():
     """The cold start's first cells: (i, j) with C[i, j] the minimum of row i and of column j, i the
     column's first cheapest row (ties: integer costs), against numpy."""
