@@ -779,15 +779,27 @@ def _owns(indptr, x, y):
 
 
 @njit(cache=True, nogil=True)
-def plan_groups(indptr, indices, owners, budget, entries, entry_row, group_ptr):
+def plan_groups(indptr, indices, owners, budget, entries, entry_row, group_ptr, group_targets):
     """Split the owned CSR entries, taken owner by owner in the order `owners` (a locality order), into
-    consecutive groups whose cost matrices ((deg x + 1) x (deg y + 1) per edge x-y) fit `budget` entries
-    together; an edge larger than the budget is a group of its own.  Fills entries[:n_owned] (CSR
-    positions), entry_row (their owner x) and group_ptr[:n_groups + 1]; returns (n_owned, n_groups).
-    Topology only: the Ricci flow plans once for all its steps."""
+    consecutive groups whose ground costs fit `budget` entries; an edge larger than the budget is a group
+    of its own.  A group's costs are held in the smaller of two layouts: one (deg x + 1) x (deg y + 1)
+    matrix per edge x-y, or one table of sources x targets (the union of its N[x] by the union of its
+    N[y]), which is far smaller where the edges' neighbourhoods overlap (hubs: a hub's N[y] is a column
+    block of every one of its edges' matrices), so that such a group holds many more edges and a node is
+    searched from in fewer groups.  Fills entries[:n_owned] (CSR positions), entry_row (their owner x),
+    group_ptr[:n_groups + 1] and group_targets[:n_groups] (the number of targets of a table group, 0 for
+    per-edge matrices); returns (n_owned, n_groups).  Topology only: the Ricci flow plans once for all
+    its steps."""
+    n_nodes = indptr.shape[0] - 1
+    smark = np.zeros(n_nodes, np.int64)
+    tmark = np.zeros(n_nodes, np.int64)
+    omark = np.zeros(n_nodes, np.int64)  # owners whose N[x] is in the group's sources
+    stamp = np.int64(1)  # see _NOT_LITERAL
     n_e = 0
     n_g = 0
-    cells = 0
+    cells = np.int64(0)
+    n_src = np.int64(0)
+    n_tgt = np.int64(0)
     group_ptr[0] = 0
     for i in range(owners.shape[0]):
         x = owners[i]
@@ -797,28 +809,61 @@ def plan_groups(indptr, indices, owners, budget, entries, entry_row, group_ptr):
             if not _owns(indptr, x, y):
                 continue
             size = size_x * (indptr[y + 1] - indptr[y] + 1)
-            if n_e > group_ptr[n_g] and cells + size > budget:
+            new_src = np.int64(0)
+            if omark[x] != stamp:
+                for q in range(indptr[x] - 1, indptr[x + 1]):
+                    u = x if q < indptr[x] else indices[q]
+                    if smark[u] != stamp:
+                        new_src += 1
+            new_tgt = np.int64(0)
+            for r in range(indptr[y] - 1, indptr[y + 1]):
+                v = y if r < indptr[y] else indices[r]
+                if tmark[v] != stamp:
+                    new_tgt += 1
+            table = (n_src + new_src) * (n_tgt + new_tgt)
+            if n_e > group_ptr[n_g] and min(cells + size, table) > budget:
+                group_targets[n_g] = n_tgt if n_src * n_tgt < cells else 0
                 n_g += 1
                 group_ptr[n_g] = n_e
                 cells = 0
+                n_src = 0
+                n_tgt = 0
+                stamp += 1
             cells += size
+            if omark[x] != stamp:
+                omark[x] = stamp
+                for q in range(indptr[x] - 1, indptr[x + 1]):
+                    u = x if q < indptr[x] else indices[q]
+                    if smark[u] != stamp:
+                        smark[u] = stamp
+                        n_src += 1
+            for r in range(indptr[y] - 1, indptr[y + 1]):
+                v = y if r < indptr[y] else indices[r]
+                if tmark[v] != stamp:
+                    tmark[v] = stamp
+                    n_tgt += 1
             entries[n_e] = p
             entry_row[n_e] = x
             n_e += 1
     if n_e > group_ptr[n_g]:
+        group_targets[n_g] = n_tgt if n_src * n_tgt < cells else 0
         n_g += 1
         group_ptr[n_g] = n_e
     return n_e, n_g
 
 
 @njit(cache=True, nogil=True)
-def build_group(indptr, indices, entries, entry_row, e0, e1, stamp, smark, slist, omark, ofirst, olast, eoff):
+def build_group(indptr, indices, entries, entry_row, e0, e1, stamp, table, smark, slist, spos, omark, ofirst, olast,
+                eoff, tmark, tpos):
     """Index group entries[e0:e1] (marks carry `stamp`, unique per group): slist lists its sources (the
-    N[x] of its owners), ofirst/olast give each owner's run of group edges, eoff[e - e0] the offset of
-    edge e's (deg x + 1) x (deg y + 1) cost matrix (rows x then x's neighbours, columns y then y's).
-    Returns (n_sources, total cost entries)."""
-    n_s = 0
-    cells = 0
+    N[x] of its owners; spos[u] is u's place in it), ofirst/olast give each owner's run of group edges.
+    Per-edge layout (table False): eoff[e - e0] is the offset of edge e's (deg x + 1) x (deg y + 1) cost
+    matrix (rows x then x's neighbours, columns y then y's).  Table layout: the costs are one
+    n_sources x n_targets table, row spos[u], column tpos[v] over the union of the edges' N[y].
+    Returns (n_sources, n_targets (0 per edge), total cost entries)."""
+    n_s = np.int64(0)  # see _NOT_LITERAL
+    n_t = np.int64(0)
+    cells = np.int64(0)
     for e in range(e0, e1):
         x = entry_row[e]
         y = indices[entries[e]]
@@ -830,21 +875,33 @@ def build_group(indptr, indices, entries, entry_row, e0, e1, stamp, smark, slist
                 if smark[u] != stamp:
                     smark[u] = stamp
                     slist[n_s] = u
+                    spos[u] = n_s
                     n_s += 1
         olast[x] = e + 1
-        eoff[e - e0] = cells
-        cells += (indptr[x + 1] - indptr[x] + 1) * (indptr[y + 1] - indptr[y] + 1)
-    eoff[e1 - e0] = cells
-    return n_s, cells
+        if table:
+            for r in range(indptr[y] - 1, indptr[y + 1]):
+                v = y if r < indptr[y] else indices[r]
+                if tmark[v] != stamp:
+                    tmark[v] = stamp
+                    tpos[v] = n_t
+                    n_t += 1
+        else:
+            eoff[e - e0] = cells
+            cells += (indptr[x + 1] - indptr[x] + 1) * (indptr[y + 1] - indptr[y] + 1)
+    if table:
+        cells = n_s * n_t
+    else:
+        eoff[e1 - e0] = cells
+    return n_s, n_t, cells
 
 
 @njit(cache=True, nogil=True)
-def group_searches(indptr, indices, weights, twin, entries, slist, omark, ofirst, olast, stamp, e0, eoff, s0, s1,
-                   costs, need, seen, dist, hnode, hkey, hpos, bound, tlist):
+def group_searches(indptr, indices, weights, twin, entries, slist, omark, ofirst, olast, stamp, e0, eoff, n_t, tpos,
+                   s0, s1, costs, need, seen, dist, hnode, hkey, hpos, bound, tlist):
     """One Dijkstra per group source u = slist[s], s in [s0, s1), to exactly the targets u's problems need
     (N[y] for every group edge x-y with x in N[u]); then u's row of each of those edges' cost matrices
-    is written from it.  need/seen are this thread's stamps; s + 1 is unique per search within one
-    scratch; bound (float) and tlist (int) are per-thread scratch of N entries.  Rows of different
+    is written from it (n_t > 0: u's row s of the group's table, at its targets' columns tpos; see
+    build_group).  need/seen are this thread's stamps; s + 1 is unique per search within one scratch; bound (float) and tlist (int) are per-thread scratch of N entries.  Rows of different
     sources never overlap, so threads may split the sources."""
     for s in range(s0, s1):
         u = slist[s]
@@ -877,6 +934,12 @@ def group_searches(indptr, indices, weights, twin, entries, slist, omark, ofirst
             if bound[tlist[t]] > limit:
                 limit = bound[tlist[t]]
         search_to_targets(indptr, indices, weights, u, need, mark, count, dist, seen, hnode, hkey, hpos, limit)
+        if n_t > 0:
+            row = s * n_t
+            for t in range(count):
+                v = tlist[t]
+                costs[row + tpos[v]] = dist[v] if seen[v] == mark else np.inf
+            continue
         for q in range(indptr[u] - 1, indptr[u + 1]):
             x = u if q < indptr[u] else indices[q]
             if omark[x] != stamp:
@@ -894,11 +957,12 @@ def group_searches(indptr, indices, weights, twin, entries, slist, omark, ofirst
 
 
 @njit(cache=True, nogil=True)
-def group_transport(indptr, indices, nbr_mass, self_mass, twin, entries, entry_row, e0, eoff, costs, a0, a1,
-                    solver, epsilon, tol, max_iter, zero_below, max_deg, out_kappa, out_dist, out_err, out_ok,
+def group_transport(indptr, indices, nbr_mass, self_mass, twin, entries, entry_row, e0, eoff, n_t, spos, tpos, costs,
+                    a0, a1, solver, epsilon, tol, max_iter, zero_below, max_deg, out_kappa, out_dist, out_err, out_ok,
                     basis_ptr, basis_cells, basis_count, warm):
     """Curvature 1 - W1(mu_x, mu_y) / d(x, y) of the group edges entries[e0 + a0:e0 + a1] from their cost
-    matrices in costs (see build_group), written to both CSR entries.  mu_x puts self_mass[x] on x and
+    matrices in costs, or from the group's table when n_t > 0 (see build_group), written to both CSR
+    entries.  mu_x puts self_mass[x] on x and
     nbr_mass[p] on the neighbour of entry p.  An edge with d(x, y) < zero_below gets 0 (GRC's rule).
     With warm=True (exact solver), plan edge e's optimal basis is kept in basis_cells[basis_ptr[e]:] (cell
     codes row * (deg y + 1) + column over the full N[x] x N[y] matrix, basis_count[e] of them, 0 = none)
@@ -915,6 +979,7 @@ def group_transport(indptr, indices, nbr_mass, self_mass, twin, entries, entry_r
     b = np.empty(cap)
     a_row = np.empty(cap, np.int64)
     b_col = np.empty(cap, np.int64)
+    b_at = np.empty(cap, np.int64)  # where column j's costs are read: b_col[j] (per edge) or tpos (table)
     pot = np.empty(2 * cap)
     sdist = np.empty(2 * cap)
     parent = np.empty(2 * cap, np.int64)
@@ -932,8 +997,8 @@ def group_transport(indptr, indices, nbr_mass, self_mass, twin, entries, entry_r
         x = entry_row[e]
         y = indices[p]
         width = indptr[y + 1] - indptr[y] + 1
-        at = eoff[k]
-        dxy = costs[at]  # row x, column y
+        at = eoff[k] if n_t == 0 else 0
+        dxy = costs[at] if n_t == 0 else costs[spos[x] * n_t + tpos[y]]  # row x, column y
         if dxy < zero_below:
             out_kappa[p] = 0.0
             out_kappa[twin[p]] = 0.0
@@ -962,7 +1027,7 @@ def group_transport(indptr, indices, nbr_mass, self_mass, twin, entries, entry_r
             if mass > 0.0:
                 a[m] = mass
                 a_full[m] = q - indptr[x] + 1
-                a_row[m] = at + a_full[m] * width
+                a_row[m] = at + a_full[m] * width if n_t == 0 else spos[node] * n_t
                 m += 1
         n = np.int64(0)
         for q in range(indptr[y] - 1, indptr[y + 1]):
@@ -970,6 +1035,7 @@ def group_transport(indptr, indices, nbr_mass, self_mass, twin, entries, entry_r
             if mval[node] > 0.0:
                 b[n] = mval[node]
                 b_col[n] = q - indptr[y] + 1
+                b_at[n] = b_col[n] if n_t == 0 else tpos[node]
                 n += 1
             mval[node] = 0.0
         value = 0.0
@@ -982,7 +1048,7 @@ def group_transport(indptr, indices, nbr_mass, self_mass, twin, entries, entry_r
             for i in range(m):
                 base = a_row[i]
                 for j in range(n):
-                    cost[i * n + j] = costs[base + b_col[j]] / dxy
+                    cost[i * n + j] = costs[base + b_at[j]] / dxy
             if solver == EXACT:
                 start = False
                 if warm and basis_count[e] == m + n - 1:

@@ -129,6 +129,8 @@ class EdgePlan:
     entries: np.ndarray = field(repr=False)
     entry_row: np.ndarray = field(repr=False)
     group_ptr: np.ndarray = field(repr=False)
+    #: per group, the number of targets of its sources x targets cost table, or 0 for per-edge matrices
+    group_targets: np.ndarray = field(repr=False)
     twin: np.ndarray = field(repr=False)
     max_degree: int
     budget: int
@@ -161,12 +163,15 @@ def edge_plan(graph: Graph, budget: int | None = None) -> EdgePlan:
     entry_row = np.empty(owned, np.int64)
     group_ptr = np.empty(owned + 1, np.int64)
     owners = np.ascontiguousarray(graph.bfs_order, np.int64)
-    n_e, n_g = _wt.plan_groups(graph.indptr, graph.indices, owners, int(budget), entries, entry_row, group_ptr)
+    group_targets = np.zeros(owned + 1, np.int64)
+    n_e, n_g = _wt.plan_groups(graph.indptr, graph.indices, owners, int(budget), entries, entry_row, group_ptr,
+                               group_targets)
     if n_e != owned:  # every undirected edge has exactly one owner; anything else is a corrupted CSR
         raise ValueError(f"graph: {n_e} owned edges found for {owned} undirected edges; the CSR is not symmetric.")
     degrees = graph.degrees
     return EdgePlan(indptr=graph.indptr, indices=graph.indices, entries=entries, entry_row=entry_row,
-                    group_ptr=group_ptr[:n_g + 1].copy(), twin=twin_entries(graph),
+                    group_ptr=group_ptr[:n_g + 1].copy(), group_targets=group_targets[:n_g].copy(),
+                    twin=twin_entries(graph),
                     max_degree=int(degrees.max()) if degrees.size else 0, budget=int(budget))
 
 
@@ -222,6 +227,9 @@ def _solve_groups(graph, lengths, nbr_mass, self_mass, plan, code, epsilon, tol,
     smark = np.zeros(n, np.int64)
     omark = np.zeros(n, np.int64)
     slist = np.zeros(n, np.int64)
+    spos = np.zeros(n, np.int64)
+    tmark = np.zeros(n, np.int64)
+    tpos = np.zeros(n, np.int64)
     ofirst = np.zeros(n, np.int64)
     olast = np.zeros(n, np.int64)
     eoff = np.zeros(plan.largest_group + 1, np.int64)
@@ -234,18 +242,19 @@ def _solve_groups(graph, lengths, nbr_mass, self_mass, plan, code, epsilon, tol,
 
     for g in range(plan.n_groups):
         e0, e1 = int(plan.group_ptr[g]), int(plan.group_ptr[g + 1])
-        n_s, cells = _wt.build_group(indptr, indices, plan.entries, plan.entry_row, e0, e1, g + 1, smark, slist,
-                                     omark, ofirst, olast, eoff)
+        n_s, n_t, cells = _wt.build_group(indptr, indices, plan.entries, plan.entry_row, e0, e1, g + 1,
+                                          bool(plan.group_targets[g]), smark, slist, spos, omark, ofirst, olast, eoff,
+                                          tmark, tpos)
         if costs.shape[0] < cells:
             costs = np.empty(cells)
 
-        def search(s0, s1, state, stamp=g + 1, e0=e0, costs=costs):
+        def search(s0, s1, state, stamp=g + 1, e0=e0, costs=costs, n_t=n_t):
             _wt.group_searches(indptr, indices, lengths, plan.twin, plan.entries, slist, omark, ofirst, olast, stamp,
-                               e0, eoff, s0, s1, costs, *state)
+                               e0, eoff, n_t, tpos, s0, s1, costs, *state)
 
-        def transport(a0, a1, _state, e0=e0, costs=costs):
+        def transport(a0, a1, _state, e0=e0, costs=costs, n_t=n_t):
             _wt.group_transport(indptr, indices, nbr_mass, self_mass, plan.twin, plan.entries, plan.entry_row, e0,
-                                eoff, costs, a0, a1, code, epsilon, tol, max_iter, zero_below, plan.max_degree, kappa,
+                                eoff, n_t, spos, tpos, costs, a0, a1, code, epsilon, tol, max_iter, zero_below, plan.max_degree, kappa,
                                 distance, errors, ok, *bases, warm is not None)
 
         parallel_for(n_s, search, scratch=scratch)

@@ -90,36 +90,54 @@ def rounding_graph():
 
 @pytest.mark.parametrize("name", ["hub", "detour", "ties", "spread", "rounding"])
 def test_every_cost_entry_is_the_all_pairs_shortest_path(name):
-    """Each group's cost matrices hold exactly d(u, v) for u in N[x], v in N[y] (scipy's all-pairs
-    Dijkstra as the oracle), with groups of every size."""
+    """Each group's costs hold exactly d(u, v) for u in N[x], v in N[y] of each of its edges x-y (scipy's
+    all-pairs Dijkstra as the oracle), with groups of every size, in both layouts: per-edge matrices and
+    the sources x targets table, which a group takes when it is the smaller."""
     G = rounding_graph() if name == "rounding" else adversarial_graphs()[name]
     g = Graph.from_networkx(G)
     full = dijkstra(g.to_scipy(weighted=True), directed=False)
     n = g.n_nodes
+    layouts = set()
     for budget in (1, 300, None):
         plan = edge_plan(g, budget)
-        smark, omark, slist, ofirst, olast = (np.zeros(n, np.int64) for _ in range(5))
+        smark, omark, slist, spos, ofirst, olast, tmark, tpos = (np.zeros(n, np.int64) for _ in range(8))
         eoff = np.zeros(plan.largest_group + 1, np.int64)
         checked = 0
         for k in range(plan.n_groups):
             e0, e1 = int(plan.group_ptr[k]), int(plan.group_ptr[k + 1])
-            n_s, cells = wt.build_group(g.indptr, g.indices, plan.entries, plan.entry_row, e0, e1, k + 1, smark,
-                                        slist, omark, ofirst, olast, eoff)
+            table = bool(plan.group_targets[k])
+            n_s, n_t, cells = wt.build_group(g.indptr, g.indices, plan.entries, plan.entry_row, e0, e1, k + 1, table,
+                                             smark, slist, spos, omark, ofirst, olast, eoff, tmark, tpos)
+            layouts.add(table)
+            x_all, y_all = plan.entry_row[e0:e1], g.indices[plan.entries[e0:e1]]
+            sources = set(x_all) | set(g.indices[np.concatenate([np.arange(g.indptr[x], g.indptr[x + 1]) for x in x_all])])
+            targets = set(y_all) | set(g.indices[np.concatenate([np.arange(g.indptr[y], g.indptr[y + 1]) for y in y_all])])
+            per_edge = int(np.sum((np.diff(g.indptr)[x_all] + 1) * (np.diff(g.indptr)[y_all] + 1)))
+            assert n_s == len(sources)
+            if table:
+                assert n_t == plan.group_targets[k] == len(targets) and cells == n_s * n_t < per_edge
+            else:
+                assert n_t == 0 and cells == per_edge <= len(sources) * len(targets)
             if e1 - e0 > 1:
                 assert cells <= plan.budget  # memory: a group holds at most budget cost entries
             costs = np.full(cells, -1.0)
             state = (np.zeros(n, np.int64), np.zeros(n, np.int64), np.empty(n), np.empty(n, np.int32), np.empty(n),
                      np.full(n, -1, np.int32), np.empty(n), np.empty(n, np.int32))
             wt.group_searches(g.indptr, g.indices, g.weights, plan.twin, plan.entries, slist, omark, ofirst, olast,
-                              k + 1, e0, eoff, 0, n_s, costs, *state)
+                              k + 1, e0, eoff, n_t, tpos, 0, n_s, costs, *state)
             for e in range(e0, e1):
                 x, y = plan.entry_row[e], g.indices[plan.entries[e]]
                 rows = [x, *g.indices[g.indptr[x]:g.indptr[x + 1]]]
                 cols = [y, *g.indices[g.indptr[y]:g.indptr[y + 1]]]
-                block = costs[eoff[e - e0]:eoff[e - e0 + 1]].reshape(len(rows), len(cols))
+                if table:
+                    block = costs[spos[rows][:, None] * n_t + tpos[cols][None, :]]
+                else:
+                    block = costs[eoff[e - e0]:eoff[e - e0 + 1]].reshape(len(rows), len(cols))
                 np.testing.assert_array_equal(block, full[np.ix_(rows, cols)])
                 checked += 1
         assert checked == g.n_edges
+    if name == "hub":
+        assert layouts == {False, True}
 
 
 def test_search_limit_changes_no_target_length():
