@@ -12,7 +12,10 @@
         --grc-shortest-path pairwise
 
 Graphs: Barabasi-Albert (m=3) with lengths U(0.5, 2), a planted partition (blocks of 100, mean degree
-about 10, unit lengths), and the weighted k-NN graph (k=10, Euclidean lengths) of a random ReLU layer.
+about 10, unit lengths), and the weighted k-NN graph (k=10, Euclidean lengths) of a random ReLU layer;
+`--kinds gauss_knn` is a hub-heavy one: Gaussian points in R^50, k=30 (max degree about 430 at N = 1,000):
+
+    python bench/weighted.py --sizes 1000 --grc-sizes 1000 --kinds gauss_knn --flow-iterations 2
 GRC's default shortest_path="all_pairs" holds the N x N matrix (as a list of Python floats first:
 about 40 bytes per pair at its peak); shortest_path="pairwise" (GRC 0.6) runs one multi-target Dijkstra
 per source and edge instead.  Times are medians of --repeat runs after a warm-up (wall time, and CPU time of all threads and worker
@@ -51,6 +54,10 @@ def make_graph(kind: str, n: int, seed: int = 0) -> rf.Graph:
         blocks = max(2, n // 100)
         G = nx.planted_partition_graph(blocks, n // blocks, 9.0 / (n // blocks), 1.0 / n, seed=seed)
         return rf.Graph.from_networkx(G, weight=None)
+    if kind == "gauss_knn":
+        # i.i.d. Gaussian points in R^50, k = 30: high-dimensional activations' hubs (max degree about 430
+        # at N = 1,000), whose edges' transport problems are tens by hundreds
+        return rf.knn_graph(rng.normal(size=(n, 50)), 30, weighted=True)
     X = network_layers(n, [50, 30], seed=seed)[1]
     return rf.knn_graph(X, 10, weighted=True)
 
