@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 
@@ -34,6 +33,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import ricci_fast as rf  # noqa: E402
 from ricci_fast import ollivier  # noqa: E402
 from ricci_fast.kernels import bitset_transport as bt  # noqa: E402
+from _timing import module_at  # noqa: E402
 from ricci_fast.kernels import transport_solvers  # noqa: E402
 
 
@@ -175,18 +175,7 @@ def solve_all(corpus, solve, pick=None):
 
 def old_solver(rev):
     """kernels/bitset_transport.py's bitset_transport at git revision rev, as a C callback (not cached)."""
-    import importlib.util
-    import tempfile
-
-    root = os.path.join(os.path.dirname(__file__), "..")
-    source = subprocess.run(["git", "show", f"{rev}:kernels/bitset_transport.py"], cwd=root, check=True,
-                            capture_output=True, text=True).stdout
-    path = os.path.join(tempfile.mkdtemp(prefix="ricci_fast_phases_"), "bitset_transport_old.py")
-    with open(path, "w") as f:
-        f.write(source)
-    spec = importlib.util.spec_from_file_location("bitset_transport_old", path)
-    old = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(old)
+    old = module_at(rev, "kernels/bitset_transport.py", "bitset_transport_old")
     return cfunc(transport_solvers.BITSET_SIGNATURE)(old.bitset_transport)
 
 

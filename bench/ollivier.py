@@ -235,22 +235,11 @@ def ab_kernels(rev, kinds, repeat, quick):
     """One thread, interleaved runs: kernels/bitset_transport.py as of git revision `rev` against the
     working tree's, thread CPU time (less sensitive to a shared machine than wall time); the values must
     be bit-identical."""
-    import importlib.util
-    import subprocess
-    import tempfile
+    from _timing import module_at
 
     from ricci_fast import ollivier
 
-    root = os.path.join(os.path.dirname(__file__), "..")
-    source = subprocess.run(["git", "show", f"{rev}:kernels/bitset_transport.py"], cwd=root, check=True,
-                            capture_output=True, text=True).stdout
-    folder = tempfile.mkdtemp(prefix="ricci_fast_ab_")
-    path = os.path.join(folder, "bitset_transport_old.py")
-    with open(path, "w") as f:
-        f.write(source)
-    spec = importlib.util.spec_from_file_location("bitset_transport_old", path)
-    old = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(old)
+    old = module_at(rev, "kernels/bitset_transport.py", "bitset_transport_old")
     if hasattr(old.word_transport, "py_func"):
         raise SystemExit(f"--ab {rev}: that revision calls its solvers directly (before kernels/transport_solvers.py); "
                          f"compare against a revision from d344a95 on.")

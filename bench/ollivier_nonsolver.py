@@ -12,11 +12,8 @@ min and median per side and their ratios; "real" also checks that the values are
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from types import SimpleNamespace
 
@@ -27,21 +24,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 import ricci_fast as rf  # noqa: E402
 from ricci_fast import ollivier  # noqa: E402
 from ricci_fast.kernels import transport_solvers  # noqa: E402
+from _timing import module_at  # noqa: E402
 from ollivier import HUB_LABELS, hub_layer, hub_size  # noqa: E402
-
-
-def _module_at(rev, path, name, folder):
-    root = os.path.join(os.path.dirname(__file__), "..")
-    source = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=root, check=True, capture_output=True,
-                            text=True).stdout
-    file = os.path.join(folder, name + ".py")
-    with open(file, "w") as f:
-        f.write(source.replace("cache=True", "cache=False"))  # a temporary copy: nothing to cache
-    spec = importlib.util.spec_from_file_location(name, file)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _noop_word(src_mask, supply, snk_mask, demand, c1, c2, flow, pi_u, pi_v, pot_mask, tight, fmask, rs, rd,
@@ -63,9 +47,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from numba import cfunc
 
-    folder = tempfile.mkdtemp(prefix="ricci_fast_nonsolver_")
-    old_bt = _module_at(args.ab, "kernels/bitset_transport.py", "bitset_transport_rev", folder)
-    old = _module_at(args.ab, "ricci_fast/ollivier.py", "ollivier_rev", folder)
+    old_bt = module_at(args.ab, "kernels/bitset_transport.py", "bitset_transport_rev")
+    old = module_at(args.ab, "ricci_fast/ollivier.py", "ollivier_rev")
     old._bitset = old_bt
     noop = SimpleNamespace(word_solver=lambda f=cfunc(transport_solvers.WORD_SIGNATURE)(_noop_word): f,
                            bitset_solver=lambda f=cfunc(transport_solvers.BITSET_SIGNATURE)(_noop_bitset): f)

@@ -16,12 +16,9 @@ the same for kernels/weighted_transport.py as of git revision REV: its values an
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -30,6 +27,7 @@ from scipy.sparse.csgraph import dijkstra
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+from _timing import module_at  # noqa: E402
 from weighted import make_graph  # noqa: E402
 
 from ricci_fast.kernels import weighted_transport as current  # noqa: E402
@@ -69,20 +67,6 @@ def problems(graph):
     return out
 
 
-def revision_module(rev):
-    root = os.path.join(os.path.dirname(__file__), "..")
-    source = subprocess.run(["git", "show", f"{rev}:kernels/weighted_transport.py"], cwd=root, check=True,
-                            capture_output=True, text=True).stdout
-    path = os.path.join(tempfile.mkdtemp(prefix="ricci_fast_ab_"), "weighted_transport_old.py")
-    with open(path, "w") as f:
-        f.write(source)
-    spec = importlib.util.spec_from_file_location("weighted_transport_old", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # Numba's cache finds the module by name
-    spec.loader.exec_module(module)
-    return module
-
-
 def solve_all(module, probs, repeat):
     cap = 1 + max(max(a.shape[0], b.shape[0]) for a, b, _ in probs)
     ints, floats, flags, adj = module.simplex_scratch(2 * cap)
@@ -108,7 +92,7 @@ def main(argv=None):
     parser.add_argument("--pot-sample", type=int, default=300, help="problems checked against POT (0: none)")
     parser.add_argument("--ab", default=None, metavar="REV", help="also time that git revision's simplex")
     args = parser.parse_args(argv)
-    old = revision_module(args.ab) if args.ab else None
+    old = module_at(args.ab, "kernels/weighted_transport.py", "weighted_transport_old") if args.ab else None
     print(f"one thread, thread CPU s, median of {args.repeat}; load average {os.getloadavg()[0]:.1f}")
     print("| graph | problems | mean m x n | largest m x n | pivots per problem | simplex | "
           + (f"{args.ab} | ratio | " if old else "") + "worst diff from POT |")
