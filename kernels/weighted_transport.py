@@ -900,9 +900,10 @@ def group_searches(indptr, indices, weights, twin, entries, slist, omark, ofirst
                    s0, s1, costs, need, seen, dist, hnode, hkey, hpos, bound, tlist):
     """One Dijkstra per group source u = slist[s], s in [s0, s1), to exactly the targets u's problems need
     (N[y] for every group edge x-y with x in N[u]); then u's row of each of those edges' cost matrices
-    is written from it (n_t > 0: u's row s of the group's table, at its targets' columns tpos; see
-    build_group).  need/seen are this thread's stamps; s + 1 is unique per search within one scratch; bound (float) and tlist (int) are per-thread scratch of N entries.  Rows of different
-    sources never overlap, so threads may split the sources."""
+    is written from it (n_t > 0: row s of the group's table, at its targets' columns tpos; see
+    build_group).  need/seen are this thread's stamps; s + 1 is unique per search within one scratch;
+    bound (float) and tlist (int) are per-thread scratch of N entries.  Rows of different sources never
+    overlap, so threads may split the sources."""
     for s in range(s0, s1):
         u = slist[s]
         mark = s + 1
@@ -962,8 +963,7 @@ def group_transport(indptr, indices, nbr_mass, self_mass, twin, entries, entry_r
                     basis_ptr, basis_cells, basis_count, warm):
     """Curvature 1 - W1(mu_x, mu_y) / d(x, y) of the group edges entries[e0 + a0:e0 + a1] from their cost
     matrices in costs, or from the group's table when n_t > 0 (see build_group), written to both CSR
-    entries.  mu_x puts self_mass[x] on x and
-    nbr_mass[p] on the neighbour of entry p.  An edge with d(x, y) < zero_below gets 0 (GRC's rule).
+    entries.  mu_x puts self_mass[x] on x and nbr_mass[p] on the neighbour of entry p.  An edge with d(x, y) < zero_below gets 0 (GRC's rule).
     With warm=True (exact solver), plan edge e's optimal basis is kept in basis_cells[basis_ptr[e]:] (cell
     codes row * (deg y + 1) + column over the full N[x] x N[y] matrix, basis_count[e] of them, 0 = none)
     and the next call on the same edges starts its simplex from it: the Ricci flow's lengths move little

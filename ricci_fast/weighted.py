@@ -122,7 +122,8 @@ def neighbour_masses(graph: Graph, alpha: float, mass: str = "uniform", base: fl
 class EdgePlan:
     """How weighted Ollivier-Ricci splits the edges of one topology into groups that share Dijkstra
     searches (kernels/weighted_transport.py): the owned CSR entries in a locality order, their owners,
-    the group boundaries, the twin of every entry and the largest degree.  Depends on the edges only."""
+    the group boundaries, each group's cost layout (a sources x targets table, or one matrix per edge:
+    the smaller), the twin of every entry and the largest degree.  Depends on the edges only."""
 
     indptr: np.ndarray = field(repr=False)
     indices: np.ndarray = field(repr=False)
@@ -217,9 +218,9 @@ _NO_BASIS = (np.zeros(1, np.int64), np.zeros(1, np.int32), np.zeros(1, np.int64)
 
 def _solve_groups(graph, lengths, nbr_mass, self_mass, plan, code, epsilon, tol, max_iter, zero_below,
                   kappa, distance, errors, ok, bar, warm=None):
-    """Group by group: index its sources, one search per source writing its rows of the group's cost
-    matrices (threads split the sources), then the transport problems (threads split the edges); every
-    owned entry and its twin are filled."""
+    """Group by group: index its sources (and, for a table group, its targets), one search per source
+    writing its row of the group's costs (threads split the sources), then the transport problems
+    (threads split the edges); every owned entry and its twin are filled."""
     if not plan.matches(graph):
         raise ValueError("plan: made for a graph with other edges; make it with edge_plan(graph) for this graph.")
     n = graph.n_nodes
