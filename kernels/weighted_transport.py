@@ -254,12 +254,21 @@ def _ship(i, j, supply, demand, row_on, col_on, cr, cc, cf, k, rows_left, cols_l
 
 @njit(cache=True, nogil=True)
 def _fill_row_minimum(C, m, n, supply, demand, row_on, col_on, cr, cc, cf, k, rows_left, cols_left):
-    """Basis cells k .. m + n - 2 by the row-minimum rule: the lowest open row ships to its cheapest open
-    column, closing one line per cell (`_close`): the lines `_crash_basis`'s chosen cells leave open."""
-    i = np.int64(0)  # see _NOT_LITERAL
+    """Basis cells k .. m + n - 2 by the row-minimum rule: the open row with the least supply left ships
+    to its cheapest open column, closing one line per cell (`_close`): the lines `_crash_basis`'s chosen
+    cells leave open.  Least supply first (rather than the lowest row) leaves the heavy rows, such as
+    the owner's own mass at alpha = 0.5, to take what the light ones did not: 7% fewer pivots on a hub
+    graph's problems and 16-18% less time, 6-10% less on the k-NN and BA graphs', no change on the
+    planted partition's (bench/weighted_simplex.py --ab)."""
+    i = np.int64(-1)  # see _NOT_LITERAL
     while k < m + n - 1:
-        while not row_on[i]:
-            i += 1
+        if i < 0 or not row_on[i]:
+            # the open row with the least supply left: shipping only lowers it, so it stays the least
+            # until it closes
+            i = -1
+            for r in range(m):
+                if row_on[r] and (i < 0 or supply[r] < supply[i]):
+                    i = r
         best = np.inf
         j = np.int64(-1)  # see _NOT_LITERAL
         base = i * n
